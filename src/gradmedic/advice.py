@@ -1,0 +1,269 @@
+"""Plain-words explanations and ranked, paste-ready remedies for each problem kind."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+from .records import (
+    DEAD,
+    EXPLODING,
+    LOSS_DIVERGENCE,
+    NON_FINITE,
+    SATURATED,
+    VANISHING,
+    Diagnosis,
+    Finding,
+    LayerInfo,
+    Remedy,
+)
+
+Explainer = Callable[[Finding, Mapping[str, LayerInfo]], tuple[str, list[tuple[str, str, str]]]]
+
+
+def _names(names: Iterable[object], limit: int = 4) -> str:
+    items = list(names)
+    shown = ", ".join(str(n) for n in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _sci(value: object) -> str:
+    return f"{float(value):.1e}" if isinstance(value, (int, float)) else str(value)
+
+
+def _saturating(layers: Mapping[str, LayerInfo]) -> list[str]:
+    return [i.activation for i in layers.values() if i.activation in ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")]
+
+
+SNIPPET_RELU = """# swap saturating activations for non-saturating ones
+for name, module in model.named_modules():
+    for child_name, child in module.named_children():
+        if isinstance(child, (nn.Sigmoid, nn.Tanh)):
+            setattr(module, child_name, nn.ReLU())   # or nn.ELU(), nn.GELU()"""
+
+SNIPPET_BATCHNORM = """# normalise pre-activations: put BatchNorm between each Linear and its activation
+nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU())   # Conv2d -> BatchNorm2d"""
+
+SNIPPET_LOWER_LR = """# lower the learning rate (10x here)
+for group in optimizer.param_groups:
+    group["lr"] *= 0.1"""
+
+SNIPPET_WEIGHT_DECAY = """# weight regularisation: L2 penalty through the optimizer
+optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)"""
+
+SNIPPET_LEAKY = """# a leaky activation keeps a gradient for negative inputs, so units cannot die
+for name, module in model.named_modules():
+    for child_name, child in module.named_children():
+        if isinstance(child, nn.ReLU):
+            setattr(module, child_name, nn.LeakyReLU(0.01))   # or nn.ELU(), nn.PReLU()
+# with F.relu in forward(): use F.leaky_relu(x, 0.01)"""
+
+
+def _clip_snippet(threshold: float) -> str:
+    return f"""# clip the global gradient norm between backward() and step()
+loss.backward()
+torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={threshold:.3g})
+optimizer.step()"""
+
+
+def _init_snippet(nonlinearity: str) -> str:
+    if nonlinearity == "relu":
+        call = 'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")'
+    else:
+        call = "nn.init.xavier_uniform_(m.weight)"
+    return f"""# variance-preserving initialisation ({"He" if nonlinearity == "relu" else "Xavier/Glorot"})
+for m in model.modules():
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        {call}
+        nn.init.zeros_(m.bias)"""
+
+
+def _vanishing(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    ratios: Mapping[str, float] = f.evidence["ratio_to_output"]
+    worst = min(ratios.values())
+    saturating = _saturating(layers)
+    why = (
+        f"{'/'.join(sorted(set(saturating)))} derivatives are at most 0.25 (sigmoid) or 1 (tanh), "
+        "so the gradient shrinks at every layer on the way back"
+        if saturating
+        else "each layer scales the backward signal down (too small an init, or too deep a plain stack)"
+    )
+    message = (
+        f"Gradients vanish toward the input: the weight gradients of {_names(f.layers)} are "
+        f"{_sci(worst)}x those of the output layer {f.evidence['output_layer']} (RMS per weight), "
+        f"since step {f.first_step}. These layers barely learn: {why}."
+    )
+    remedies = []
+    if saturating:
+        remedies.append(("non_saturating_activation", "Use ReLU, ELU or GELU instead of sigmoid/tanh.", SNIPPET_RELU))
+    remedies.append(("batch_norm", "Normalise each layer's pre-activations with BatchNorm.", SNIPPET_BATCHNORM))
+    remedies.append(
+        (
+            "init",
+            "Re-initialise with a variance-preserving scale for the activation.",
+            _init_snippet("tanh" if saturating else "relu"),
+        )
+    )
+    return message, remedies
+
+
+def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    ev = f.evidence
+    parts = []
+    rules = ev.get("rules", [])
+    if "spike" in rules:
+        parts.append(
+            f"the global gradient norm is {ev['spike_factor']:.0f}x its earlier median ({_sci(ev['baseline_norm'])})"
+        )
+    if "growth" in rules:
+        parts.append(f"it grew {_sci(ev['growth_in_window'])}x within a few sampled steps")
+    if "overflow" in rules:
+        parts.append(f"it reached {_sci(ev['max_norm'])}, on its way to overflow")
+    if "depth" in rules:
+        parts.append(
+            f"early layers' gradients are {_names(f'{k} {v:.0f}x' for k, v in ev['ratio_to_output'].items())} the output layer's"
+        )
+    recurrent = [i.name for i in layers.values() if i.type in ("RNN", "RNNCell")]
+    why = (
+        "backpropagation through time multiplies by the recurrent weights at every time step"
+        if recurrent
+        else "each layer or step multiplies the gradient by a factor above one, and large updates feed back"
+    )
+    where = f" (largest in {_names(f.layers)})" if f.layers else ""
+    message = f"Gradients explode{where} since step {f.first_step}: {'; '.join(parts)}. Why: {why}."
+    clip = float(ev.get("suggested_clip", 1.0))
+    remedies = [
+        (
+            "clip_grad_norm",
+            f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
+            _clip_snippet(clip),
+        ),
+        ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
+    ]
+    if recurrent:
+        remedies.append(
+            (
+                "gated_rnn",
+                "Use an LSTM or GRU: gates keep the recurrent gradient in range.",
+                "rnn = nn.LSTM(input_size, hidden_size, batch_first=True)",
+            )
+        )
+    remedies.append(("weight_decay", "Regularise the weights so they cannot grow unchecked.", SNIPPET_WEIGHT_DECAY))
+    remedies.append(
+        (
+            "smaller_batches",
+            "Use smaller batches (and a learning rate scaled with them).",
+            "loader = DataLoader(dataset, batch_size=32, shuffle=True)",
+        )
+    )
+    return message, remedies
+
+
+def _dead(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    fractions: Mapping[str, float] = f.evidence["dead_fraction"]
+    cause = f.evidence["cause"]
+    cascade = f.evidence["cascade"]
+    info = layers.get(cause)
+    act = f" ({info.activation_module} {info.activation})" if info and info.activation_module else ""
+    message = (
+        f"Dead units: {fractions[cause]:.0%} of the units after {cause}{act} output zero for every example "
+        f"since step {f.first_step}. A ReLU whose input is negative for every example passes no gradient, "
+        "so it never recovers."
+    )
+    if cascade:
+        message += f" The zeros cascade into {_names(f'{n} ({fractions[n]:.0%})' for n in cascade)}."
+    remedies = [
+        ("leaky_activation", "Use LeakyReLU, PReLU or ELU: they keep a gradient for negative inputs.", SNIPPET_LEAKY),
+        ("lower_lr", "Lower the learning rate: large updates push units into the dead zone.", SNIPPET_LOWER_LR),
+        ("init", "Re-initialise with He init and zero (or small positive) biases.", _init_snippet("relu")),
+        ("batch_norm", "Normalise pre-activations so they stay centred.", SNIPPET_BATCHNORM),
+    ]
+    return message, remedies
+
+
+def _saturated(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    fractions: Mapping[str, float] = f.evidence["saturated_fraction"]
+    first = f.layers[0]
+    message = (
+        f"Saturated units: {fractions[first]:.0%} of the {f.evidence['activation'][first]} outputs after {_names(f.layers)} "
+        f"sit at their asymptotes since step {f.first_step}, where the derivative is below 1 % of its maximum. "
+        "Gradients through them vanish."
+    )
+    remedies = [
+        ("non_saturating_activation", "Use ReLU, ELU or GELU.", SNIPPET_RELU),
+        ("init", "Use Xavier/Glorot init so pre-activations start in the linear range.", _init_snippet("tanh")),
+        ("batch_norm", "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
+        (
+            "normalise_inputs",
+            "Standardise the inputs (zero mean, unit variance).",
+            "x = (x - x.mean(0)) / (x.std(0) + 1e-8)",
+        ),
+    ]
+    return message, remedies
+
+
+def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    where = " and ".join(f.evidence["in"])
+    origin = f" (first in {_names(f.layers)})" if f.layers else ""
+    last = f.evidence.get("last_finite_grad_norm")
+    before = f" The last finite gradient norm was {_sci(last)}." if last is not None else ""
+    message = (
+        f"NaN or Inf in the {where}{origin} from step {f.first_step}. Once a weight is non-finite, "
+        f"every later step is lost.{before}"
+    )
+    remedies = [
+        ("lower_lr", "Lower the learning rate: too large a step overflows the weights.", SNIPPET_LOWER_LR),
+        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(float(last) if last else 1.0)),
+        (
+            "stable_loss",
+            "Use numerically stable losses: logits into CrossEntropyLoss or BCEWithLogitsLoss, never log(softmax).",
+            "loss = nn.functional.cross_entropy(logits, targets)   # not torch.log(torch.softmax(...))",
+        ),
+        (
+            "check_data",
+            "Check the inputs and targets for NaN.",
+            "assert torch.isfinite(x).all() and torch.isfinite(y).all()",
+        ),
+    ]
+    return message, remedies
+
+
+def _divergence(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    ev = f.evidence
+    message = (
+        f"The loss diverges since step {f.first_step}: {ev['loss']:.3g} now, {ev['factor']:.0f}x its best "
+        f"({ev['best_loss']:.3g}) and above where it started ({ev['initial_loss']:.3g})."
+    )
+    remedies = [
+        ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
+        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(1.0)),
+    ]
+    return message, remedies
+
+
+EXPLAINERS: dict[str, Explainer] = {
+    VANISHING: _vanishing,
+    EXPLODING: _exploding,
+    DEAD: _dead,
+    SATURATED: _saturated,
+    NON_FINITE: _nonfinite,
+    LOSS_DIVERGENCE: _divergence,
+}
+
+
+def explain(finding: Finding, layers: Mapping[str, LayerInfo]) -> Diagnosis:
+    """Turn a detector's finding into a diagnosis with a message and ranked remedies."""
+    message, remedies = EXPLAINERS[finding.kind](finding, layers)
+    if finding.evidence.get("explained_by"):
+        message += f" Likely a consequence of {finding.evidence['explained_by']}; treat that first."
+    return Diagnosis(
+        kind=finding.kind,
+        severity=finding.severity,
+        layers=finding.layers,
+        first_step=finding.first_step,
+        message=message,
+        evidence=finding.evidence,
+        remedies=tuple(
+            Remedy(name, summary, snippet, rank) for rank, (name, summary, snippet) in enumerate(remedies, 1)
+        ),
+        last_step=finding.step,
+    )

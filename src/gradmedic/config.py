@@ -1,0 +1,68 @@
+"""Thresholds and schedules for the probe and the detectors, with the source of each default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- sampling -------------------------------------------------------------------------------
+    # Full statistics are gathered on steps 0..warmup_steps-1 and then every `every` steps.
+    # Dense sampling at the start catches nets that are broken at birth; `every` keeps the cost low
+    # (benchmarks/overhead.py measures it).
+    every: int = 10
+    warmup_steps: int = 20
+
+    # --- windows and hysteresis ---------------------------------------------------------------------
+    # A detector judges the last `window` sampled steps; a condition must hold on at least
+    # `persist` of them, so one noisy batch raises nothing.
+    window: int = 6
+    persist: int = 5
+
+    # --- vanishing gradients --------------------------------------------------------------------------
+    # AUTOTRAINER: ||g_first|| / ||g_last|| < 1e-3. We compare per-element RMS of weight gradients
+    # relative to the output layer, so layer size and BatchNorm-fed biases do not fool the rule.
+    vanishing_ratio: float = 1e-3
+    vanishing_error_ratio: float = 1e-6
+
+    # --- exploding gradients --------------------------------------------------------------------------
+    # AUTOTRAINER flags a depth ratio above 70; we keep it for feed-forward depth profiles.
+    exploding_depth_ratio: float = 70.0
+    # A spike is a global norm this many times the running median of the history before the window.
+    exploding_spike_factor: float = 10.0
+    # Sampled steps of history needed before spikes are judged (early training moves a lot).
+    exploding_min_history: int = 8
+    # Growth within one window by this factor (last vs first sampled step, sustained) is explosion.
+    exploding_growth_factor: float = 100.0
+    # Norms above this are an overflow in the making, whatever the history.
+    exploding_absolute: float = 1e6
+
+    # --- dead units -----------------------------------------------------------------------------------
+    # SageMaker Debugger DeadRelu: a unit active in < 1 % of cases is dead; a layer is flagged when
+    # > 50 % of it is dead. We call a unit dead when it is zero for every example over the window.
+    dead_layer_fraction: float = 0.5
+    dead_error_fraction: float = 0.9
+    dead_info_fraction: float = 0.25
+
+    # --- saturation -----------------------------------------------------------------------------------
+    # A sigmoid output within 0.0025 of 0 or 1 (a tanh output within 0.005 of +-1) has a derivative
+    # below 1 % of its maximum. SageMaker uses |x| beyond 9.5 (tanh) or 17/-23 (sigmoid) on the input,
+    # DeepDiagnosis |x| > 5; ours is on the output and in between. A layer is flagged when more
+    # than half of its outputs are saturated (DeepDiagnosis: > 50 %).
+    saturation_margin: float = 0.0025
+    saturated_layer_fraction: float = 0.5
+
+    # --- loss divergence ------------------------------------------------------------------------------
+    # The loss is diverging when it is this many times above its best value, sustained.
+    divergence_factor: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1 (got {self.every}); use every=1 to gather full statistics each step")
+        if not 1 <= self.persist <= self.window:
+            raise ValueError(f"persist must lie in 1..window (got persist={self.persist}, window={self.window})")
+
+    def is_sampled(self, step: int) -> bool:
+        """Whether full statistics are gathered at this optimizer step (0-based)."""
+        return step < self.warmup_steps or step % self.every == 0

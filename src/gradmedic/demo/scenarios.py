@@ -1,0 +1,196 @@
+"""Scenarios: small real training runs with a known verdict, problem cases and healthy twins.
+
+Each scenario builds its model and optimizer from a seed and trains on bundled or synthetic data, so
+tests, the demo and the detection benchmark all judge gradmedic on the same runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data
+
+
+def mlp(widths: list[int], act: Callable[[], nn.Module], *, bn: bool = False, dropout: float = 0.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            if bn:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(act())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class FunctionalNet(nn.Module):
+    """An MLP whose activations are F.relu calls inside forward(), not modules."""
+
+    def __init__(self, widths: list[int]) -> None:
+        super().__init__()
+        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for fc in self.fcs[:-1]:
+            x = F.relu(fc(x))
+        return self.fcs[-1](x)
+
+
+class DigitsCNN(nn.Module):
+    def __init__(self, bn: bool = True) -> None:
+        super().__init__()
+        norm = nn.BatchNorm2d if bn else (lambda c: nn.Identity())
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1),
+            norm(16),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            norm(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.head = nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(-1, 1, 8, 8)  # [B, 64] -> [B, 1, 8, 8]
+        return self.head(self.features(x).flatten(1))
+
+
+class SequenceRNN(nn.Module):
+    def __init__(self, cell: str = "rnn", hidden: int = 64) -> None:
+        super().__init__()
+        kind = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = kind(1, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+        for name, param in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                nn.init.orthogonal_(param)  # the textbook RNN init: spectral radius 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)  # [B, T, H]
+        return self.head(out[:, -1])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    build: Callable[[], nn.Module]
+    optimizer: Callable[[nn.Module], torch.optim.Optimizer]
+    expect: frozenset[str]  # kinds that must be diagnosed (any one of them); empty for healthy runs
+    task: str = "digits"  # or "sequence"
+    steps: int = 300
+    batch_size: int = 64
+    clip: float | None = None
+    setup: Callable[[nn.Module], None] | None = None
+    notes: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.expect
+
+
+def _sgd(lr: float, momentum: float = 0.9) -> Callable[[nn.Module], torch.optim.Optimizer]:
+    return lambda m: torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum)
+
+
+def _adam(lr: float) -> Callable[[nn.Module], torch.optim.Optimizer]:
+    return lambda m: torch.optim.Adam(m.parameters(), lr=lr)
+
+
+def _born_dead(model: nn.Module) -> None:
+    with torch.no_grad():
+        model[2].bias.fill_(-20.0)  # type: ignore[index]
+
+
+VANISHING = frozenset({"vanishing_gradients"})
+EXPLODING = frozenset({"exploding_gradients", "non_finite"})
+DEAD = frozenset({"dead_units"})
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        # --- problems ----------------------------------------------------------------------------
+        Scenario("deep_sigmoid", lambda: mlp([64] + [64] * 10 + [10], nn.Sigmoid), _sgd(0.1), VANISHING),
+        Scenario("born_dead_relu", lambda: mlp([64, 128, 128, 128, 10], nn.ReLU), _adam(1e-3), DEAD, setup=_born_dead),
+        Scenario("relu_high_lr", lambda: mlp([64, 256, 256, 256, 10], nn.ReLU), _sgd(3.0, 0.0), DEAD),
+        Scenario(
+            "rnn_long_sequence",
+            lambda: SequenceRNN("rnn"),
+            _sgd(0.05),
+            EXPLODING,
+            task="sequence",
+            steps=200,
+            batch_size=32,
+        ),
+        # --- healthy twins ---------------------------------------------------------------------------
+        Scenario("relu_adam", lambda: mlp([64, 128, 128, 10], nn.ReLU), _adam(1e-3), frozenset()),
+        Scenario("cnn_batchnorm", lambda: DigitsCNN(bn=True), _adam(1e-3), frozenset()),
+        Scenario(
+            "deep_relu_batchnorm", lambda: mlp([64] + [64] * 12 + [10], nn.ReLU, bn=True), _adam(1e-3), frozenset()
+        ),
+        Scenario(
+            "wide_relu_dropout", lambda: mlp([64, 1024, 1024, 10], nn.ReLU, dropout=0.5), _adam(1e-3), frozenset()
+        ),
+        Scenario("shallow_sigmoid", lambda: mlp([64, 64, 10], nn.Sigmoid), _sgd(0.1), frozenset()),
+        Scenario("deep_relu_lower_lr", lambda: mlp([64, 256, 256, 256, 10], nn.ReLU), _sgd(0.05), frozenset()),
+        Scenario(
+            "rnn_clipped",
+            lambda: SequenceRNN("rnn"),
+            _sgd(0.05),
+            frozenset(),
+            task="sequence",
+            steps=200,
+            batch_size=32,
+            clip=1.0,
+        ),
+        Scenario("functional_relu", lambda: FunctionalNet([64, 128, 128, 10]), _adam(1e-3), frozenset()),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    final_loss: float
+    accuracy: float | None
+
+
+def train(scenario: Scenario, seed: int = 0, watch: Callable[..., object] | None = None, **watch_kwargs: object):  # type: ignore[no-untyped-def]
+    """Train one scenario; with ``watch`` (gradmedic.watch) the run is monitored. Returns (result, report)."""
+    torch.manual_seed(seed)
+    model = scenario.build()
+    if scenario.setup is not None:
+        scenario.setup(model)
+    opt = scenario.optimizer(model)
+    if scenario.task == "digits":
+        x, y = data.digits()
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
+    else:
+        x, y = data.sequences(seed=seed)
+        loss_fn = F.mse_loss
+    monitor = watch(model, opt, **watch_kwargs) if watch is not None else None
+    losses: list[float] = []
+    model.train()
+    for xb, yb in data.batches(x, y, scenario.batch_size, scenario.steps, seed):
+        opt.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        if scenario.clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), scenario.clip)
+        opt.step()
+        if monitor is not None:
+            monitor.observe_loss(loss)  # type: ignore[attr-defined]
+        losses.append(float(loss.detach()))
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        final = float(loss_fn(out, y))
+        acc = float((out.argmax(1) == y).float().mean()) if scenario.task == "digits" else None
+    report = monitor.close() if monitor is not None else None  # type: ignore[attr-defined]
+    return RunResult(final, acc), report

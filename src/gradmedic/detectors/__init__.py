@@ -1,0 +1,1 @@
+"""Framework-free detectors: pure functions over a window of StepStats. Nothing here imports torch."""

@@ -1,0 +1,48 @@
+"""Helpers shared by the detectors: windows, depth order, and robust summaries."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..records import LayerInfo, StepStats
+
+
+def last(history: Sequence[StepStats], n: int) -> Sequence[StepStats]:
+    """The last ``n`` sampled steps, or an empty sequence when there are fewer (the window is not full)."""
+    return history[-n:] if len(history) >= n else ()
+
+
+def by_depth(layers: Mapping[str, LayerInfo]) -> list[LayerInfo]:
+    return sorted(layers.values(), key=lambda info: info.order)
+
+
+def weight_layers(layers: Mapping[str, LayerInfo]) -> list[LayerInfo]:
+    """Layers whose weight gradients measure signal flow, input side first."""
+    return [info for info in by_depth(layers) if info.has_weights]
+
+
+def depth_ratios(step: StepStats, depth: Sequence[LayerInfo]) -> dict[str, float]:
+    """Each layer's weight-gradient RMS relative to the output layer's, at one step.
+
+    The output layer is the last of ``depth`` that has a gradient; layers without a gradient are left out.
+    Returns {} when the output layer's gradient is zero or missing.
+    """
+    rms = {info.name: step.layers[info.name].grad_rms for info in depth if info.name in step.layers}
+    present = [name for name, value in rms.items() if value is not None and np.isfinite(value)]
+    if len(present) < 2:
+        return {}
+    out = rms[present[-1]]
+    if not out:
+        return {}
+    return {name: float(rms[name]) / float(out) for name in present[:-1]}  # type: ignore[arg-type]
+
+
+def median(values: Sequence[float]) -> float:
+    return float(np.median(np.asarray(values, dtype=np.float64))) if len(values) else float("nan")
+
+
+def sci(value: float) -> str:
+    """A number in short scientific form, for messages."""
+    return f"{value:.1e}" if value == value else "nan"

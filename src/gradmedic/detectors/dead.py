@@ -1,0 +1,70 @@
+"""dead_units: units of a ReLU-like activation that are zero for every example over the whole window.
+
+A high zero fraction is not death: natural ReLU sparsity of 50-70 % and dropout are healthy. A unit
+is dead only when it was never positive across all the batches of the window. The first dead layer
+in depth order is named as the cause; dead layers after it are the cascade. Output activations and
+the model's input (data, not an activation) are never judged.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..config import Config
+from ..records import DEAD, Finding, LayerInfo, Severity, StepStats
+from .common import by_depth, last
+
+
+def dead_fractions(window: Sequence[StepStats], layers: Mapping[str, LayerInfo]) -> dict[str, float]:
+    """Per layer, the fraction of units never active over the window (ReLU-like layers only)."""
+    out: dict[str, float] = {}
+    for info in by_depth(layers):
+        if info.is_output:
+            continue
+        acts = [s.layers[info.name].activation if info.name in s.layers else None for s in window]
+        if any(a is None or a.kind != "relu" for a in acts):
+            continue
+        masks = [a.active for a in acts if a is not None]
+        if len({m.shape for m in masks}) != 1 or masks[0].size == 0:
+            continue
+        ever = np.logical_or.reduce(masks)
+        out[info.name] = float(1.0 - ever.mean())
+    return out
+
+
+def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    window = last(history, cfg.window)
+    if not window:
+        return None
+    fractions = dead_fractions(window, layers)
+    flagged = {name: f for name, f in fractions.items() if f >= cfg.dead_info_fraction}
+    if not flagged:
+        return None
+    worst = max(flagged.values())
+    severity: Severity = "info"
+    if worst >= cfg.dead_error_fraction:
+        severity = "error"
+    elif worst >= cfg.dead_layer_fraction:
+        severity = "warning"
+    serious = {n: f for n, f in flagged.items() if f >= cfg.dead_layer_fraction} or flagged
+    names = tuple(serious)
+    return Finding(
+        kind=DEAD,
+        severity=severity,
+        layers=names,
+        first_step=window[0].step,
+        step=window[-1].step,
+        evidence={
+            "dead_fraction": flagged,
+            "cause": names[0],
+            "cascade": list(names[1:]),
+            "units": {n: layers[n].units for n in flagged},
+            "zero_fraction": {
+                n: float(window[-1].layers[n].activation.zero_fraction)  # type: ignore[union-attr]
+                for n in flagged
+            },
+            "window_steps": [window[0].step, window[-1].step],
+        },
+    )

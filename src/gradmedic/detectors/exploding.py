@@ -1,0 +1,81 @@
+"""exploding_gradients: gradient norms that grow over the window, spike against their history,
+grow through depth, or head for overflow.
+
+Every rule must hold on ``persist`` of the last ``window`` sampled steps, so one noisy batch raises
+nothing. Non-finite values themselves are the non_finite detector's business.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..config import Config
+from ..records import EXPLODING, Finding, LayerInfo, StepStats
+from .common import depth_ratios, last, median, weight_layers
+
+
+def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    window = last(history, cfg.window)
+    if not window:
+        return None
+    norms = [s.global_grad_norm for s in window]
+    finite = [n for n in norms if np.isfinite(n)]
+    evidence: dict[str, object] = {"global_grad_norm": finite[-1] if finite else float("nan")}
+    rules: list[str] = []
+
+    overflow = [n for n in finite if n > cfg.exploding_absolute]
+    if len(overflow) >= 2:
+        rules.append("overflow")
+        evidence["max_norm"] = max(overflow)
+
+    earlier = [s.global_grad_norm for s in history[: -cfg.window] if np.isfinite(s.global_grad_norm)]
+    if len(earlier) >= cfg.exploding_min_history:
+        baseline = median(earlier[-4 * cfg.window :])
+        spikes = [n for n in finite if n > cfg.exploding_spike_factor * baseline]
+        if baseline > 0 and len(spikes) >= cfg.persist:
+            rules.append("spike")
+            evidence["baseline_norm"] = baseline
+            evidence["spike_factor"] = median(spikes) / baseline
+
+    if len(finite) >= cfg.persist and finite[0] > 0:
+        rises = sum(b > a for a, b in zip(finite, finite[1:]))
+        growth = finite[-1] / finite[0]
+        if growth > cfg.exploding_growth_factor and rises >= cfg.persist - 1:
+            rules.append("growth")
+            evidence["growth_in_window"] = growth
+
+    depth = weight_layers(layers)
+    high: dict[str, float] = {}
+    if len(depth) >= 3:
+        per_step = [depth_ratios(step, depth) for step in window]
+        for info in depth[1:-1]:
+            ratios = [r[info.name] for r in per_step if info.name in r]
+            if sum(v > cfg.exploding_depth_ratio for v in ratios) >= cfg.persist:
+                high[info.name] = median(ratios)
+        if high:
+            rules.append("depth")
+            evidence["ratio_to_output"] = high
+
+    if not rules:
+        return None
+    evidence["rules"] = rules
+    # suggest clipping at the 90th percentile of the norms seen before trouble began
+    calm = earlier if earlier else finite
+    evidence["suggested_clip"] = float(np.percentile(calm, 90)) if calm else 1.0
+    worst = max(finite) if finite else float("inf")
+    return Finding(
+        kind=EXPLODING,
+        severity="error" if worst > cfg.exploding_absolute else "warning",
+        layers=tuple(high) if high else _largest_gradient(window[-1]),
+        first_step=window[0].step,
+        step=window[-1].step,
+        evidence=evidence,
+    )
+
+
+def _largest_gradient(step: StepStats) -> tuple[str, ...]:
+    """The layer with the largest finite weight-gradient norm: where the explosion shows most."""
+    norms = {n: s.grad_norm for n, s in step.layers.items() if s.grad_norm is not None and np.isfinite(s.grad_norm)}
+    return (max(norms, key=lambda n: norms[n]),) if norms else ()

@@ -1,0 +1,328 @@
+"""The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
+
+Per step it costs two root-module hooks and two optimizer hooks (a non-finite check of the model
+output, folded into a device flag). On sampled steps it arms the per-layer hooks, measures gradients
+and updates with foreach kernels, and moves everything to the host in one transfer. It never raises
+into the user's loop: an internal error switches the monitor off with one warning.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import math
+import warnings
+import weakref
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from .advice import explain
+from .config import Config
+from .detectors.engine import Engine
+from .probe.gradients import GradientMeasurement, GradientProbe
+from .probe.hooks import ForwardProbe
+from .probe.layers import check_model, check_optimizers, find_layers
+from .records import SEVERITY_RANK, Diagnosis, LayerInfo, LayerStats, Report, StepStats
+from .sinks.base import SinkSet
+
+
+class Monitor:
+    """Watches one model and its optimizer. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+        *,
+        logdir: str | Path | None = None,
+        every: int | None = None,
+        config: Config | None = None,
+        console: bool = True,
+        sinks: Iterable[Any] = (),
+    ) -> None:
+        check_model(model)
+        optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer or [])
+        check_optimizers(optimizers)
+        cfg = config or Config()
+        self.config = replace(cfg, every=every) if every is not None else cfg
+        self.model = model
+        self.layers = find_layers(model)
+        self._disabled = False
+        self._closed = False
+        self._step = 0
+        self._grad = GradientProbe(self.layers)
+        self._probe = ForwardProbe(model, self.layers, self.config.saturation_margin, self._emit_pending, self._guard)
+        self._probe.sampling = self.config.is_sampled(0)
+        self._engine = Engine(self.config)
+        self._infos: dict[str, LayerInfo] = {}
+        self._measurement: GradientMeasurement | None = None
+        self._pending: StepStats | None = None
+        self._loss: torch.Tensor | float | None = None
+        self._late_loss: torch.Tensor | float | None = None
+        self._first_bad: torch.Tensor | None = None
+        self._first_bad_seen = False
+        self._host_bad_step: int | None = None
+        self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
+        clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
+        self._handles = [
+            clock.register_step_pre_hook(self._guard(self._before_step)),
+            clock.register_step_post_hook(self._guard(self._after_step)),
+        ]
+        self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._atexit)
+
+    # --- public API -----------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken since the monitor was attached."""
+        return self._step
+
+    def observe_loss(self, loss: torch.Tensor | float) -> None:
+        """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs."""
+        if self._disabled or self._closed:
+            return
+        try:
+            if isinstance(loss, torch.Tensor):
+                value: torch.Tensor | float = loss.detach().reshape(-1)[0] if loss.numel() else float("nan")
+                if isinstance(value, torch.Tensor):
+                    self._probe.flag_nonfinite([value.float()])
+            else:
+                value = float(loss)
+                if not math.isfinite(value) and self._host_bad_step is None:
+                    self._host_bad_step = self._step
+            if self._pending is not None:
+                self._late_loss = value
+            else:
+                self._loss = value
+        except Exception as exc:
+            self._fail(exc)
+
+    def report(self) -> Report:
+        """The report so far: the layers, and the standing diagnoses, most severe first."""
+        self._emit_pending()
+        diagnoses = [explain(f, self._infos) for f in self._engine.findings.values()]
+        diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
+        return Report(
+            steps=self._step,
+            layers=sorted(self._infos.values(), key=lambda i: i.order),
+            diagnoses=diagnoses,
+        )
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        return list(self.report().diagnoses)
+
+    def close(self) -> Report:
+        """Stop watching, flush every sink, and return the final report. Safe to call twice."""
+        if self._closed:
+            return self.report()
+        self._closed = True
+        atexit.unregister(self._atexit)
+        for handle in self._handles:
+            handle.remove()
+        self._probe.remove()
+        report = Report(steps=self._step, layers=[], diagnoses=[])
+        try:
+            self._emit_pending()
+            self._final_nonfinite_check()
+            report = self.report()
+        except Exception as exc:
+            self._fail(exc)
+        self.sinks.close(report)
+        return report
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- optimizer hooks ------------------------------------------------------------------------------
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        bad = self._probe.pending_bad
+        if bad is not None:
+            self._probe.pending_bad = None
+            first = self._first_bad if self._first_bad is not None else torch.full_like(bad, -1, dtype=torch.long)
+            self._first_bad = torch.where(bad & (first < 0), torch.full_like(first, self._step), first)
+        if self.config.is_sampled(self._step):
+            self._measurement = self._grad.before_step()
+
+    def _after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self._measurement is not None:
+            self._finalize(self._measurement)
+            self._measurement = None
+        self._probe.disarm()
+        self._probe.reset_sites()
+        self._loss = None
+        self._step += 1
+        self._probe.sampling = self.config.is_sampled(self._step)
+
+    # --- one host transfer per sampled step -----------------------------------------------------------
+    def _finalize(self, m: GradientMeasurement) -> None:
+        self._grad.after_step(m)
+        sites = [s for s in self._probe.sites.values() if s.header is not None]
+        parts = m.tensors() + [s.pack() for s in sites]
+        loss = self._loss if isinstance(self._loss, torch.Tensor) else None
+        extras = [t.reshape(1).float() for t in (self._first_bad, loss) if t is not None]
+        device = self._grad.device
+        values = torch.cat([p.to(device) for p in parts + extras]).cpu().numpy()  # the one host transfer
+
+        n = len(m.grad_owner) + len(m.param_owner) + sum(1 for _, b in m.param_owner if not b)
+        layer_stats, global_norm = self._grad.unpack(m, values[:n])
+        offset = n
+        for site in sites:
+            act = site.unpack(values[offset : offset + site.packed_size])
+            offset += site.packed_size
+            layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
+        first_bad = None
+        if self._first_bad is not None:
+            first_bad = int(values[offset]) if values[offset] >= 0 else None
+            offset += 1
+        if first_bad is None and self._host_bad_step is not None:
+            first_bad = self._host_bad_step
+        loss_value = (
+            float(values[offset]) if loss is not None else (self._loss if isinstance(self._loss, float) else None)
+        )
+        self._first_bad_seen = self._first_bad_seen or first_bad is not None
+        self._refresh_infos()
+        self._pending = StepStats(
+            step=self._step,
+            layers=layer_stats,
+            global_grad_norm=global_norm,
+            loss=loss_value,
+            nonfinite_loss=loss_value is not None and not math.isfinite(loss_value),
+            first_nonfinite_step=first_bad,
+        )
+
+    def _emit_pending(self) -> None:
+        """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""
+        stats, self._pending = self._pending, None
+        if stats is None:
+            return
+        late, self._late_loss = self._late_loss, None
+        if stats.loss is None and late is not None:
+            value = float(late)
+            stats = replace(stats, loss=value, nonfinite_loss=not math.isfinite(value))
+        self._ingest(stats)
+
+    def _ingest(self, stats: StepStats) -> None:
+        changed = self._engine.update(stats, self._infos)
+        self.sinks.write_step(stats, self._infos)
+        for finding in changed:
+            self.sinks.write_diagnosis(explain(finding, self._infos), stats.step)
+
+    def _final_nonfinite_check(self) -> None:
+        """At close: a non-finite value on an unsampled step after the last sampled one still gets reported."""
+        bad = self._probe.pending_bad
+        if self._first_bad_seen or (self._first_bad is None and bad is None and self._host_bad_step is None):
+            return
+        step: int | None = self._host_bad_step
+        if self._first_bad is not None and int(self._first_bad) >= 0:
+            step = int(self._first_bad)
+        elif bad is not None and bool(bad):
+            step = self._step
+        if step is not None:
+            self._ingest(StepStats(step=step, layers={}, global_grad_norm=float("nan"), first_nonfinite_step=step))
+
+    def _refresh_infos(self) -> None:
+        order = self._probe.order
+        fallback = len(order) + 1
+        weight_layers = [layer for layer in self.layers if layer.compares_by_depth and layer.name in order]
+        output = max(weight_layers, key=lambda layer: order[layer.name]).name if weight_layers else ""
+        infos: dict[str, LayerInfo] = {}
+        for layer in self.layers:
+            site = self._probe.sites.get(layer.name)
+            infos[layer.name] = LayerInfo(
+                name=layer.name,
+                type=type(layer.module).__name__,
+                order=order.get(layer.name, fallback + layer.index),
+                num_params=layer.num_params,
+                has_weights=layer.compares_by_depth,
+                activation=self._activation_label(site.module) if site else "",
+                activation_module=site.module if site else "",
+                units=site.units if site else 0,
+                is_output=layer.name == output,
+            )
+        for name, site in self._probe.sites.items():
+            if name not in infos:
+                infos[name] = LayerInfo(
+                    name=name,
+                    type=self._activation_label(site.module),
+                    order=order.get(name, fallback),
+                    has_weights=False,
+                    activation=self._activation_label(site.module),
+                    activation_module=site.module,
+                    units=site.units,
+                )
+        self._infos = infos
+
+    def _activation_label(self, module_name: str) -> str:
+        if not module_name:
+            return "functional"
+        return type(self.model.get_submodule(module_name)).__name__
+
+    # --- fail-safe --------------------------------------------------------------------------------------
+    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> None:
+            if self._disabled:
+                return None
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:
+                self._fail(exc)
+            return None
+
+        return guarded
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._disabled:
+            self._disabled = True
+            warnings.warn(
+                f"gradmedic stopped watching after an internal error ({type(exc).__name__}: {exc}); "
+                "your training goes on unaffected. Please report this with the traceback above.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
+    sinks: list[Any] = []
+    if console:
+        from .sinks.console import ConsoleSink
+
+        sinks.append(ConsoleSink())
+    if logdir is not None:
+        from .sinks.jsonl import JsonlSink
+        from .sinks.tensorboard import TensorBoardSink
+
+        sinks += [JsonlSink(logdir), TensorBoardSink(logdir)]
+    return sinks
+
+
+def _close_at_exit(ref: weakref.ref[Monitor]) -> None:
+    monitor = ref()
+    if monitor is not None:
+        monitor.close()
+
+
+def watch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    *,
+    logdir: str | Path | None = None,
+    every: int | None = None,
+    config: Config | None = None,
+    console: bool = True,
+    sinks: Iterable[Any] = (),
+) -> Monitor:
+    """Watch ``model`` trained by ``optimizer``; returns a Monitor (a context manager).
+
+    ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
+    first steps); ``logdir`` writes TensorBoard event files and the JSONL log there.
+    """
+    return Monitor(model, optimizer, logdir=logdir, every=every, config=config, console=console, sinks=sinks)

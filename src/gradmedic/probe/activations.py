@@ -1,0 +1,105 @@
+"""On-device reductions of one layer's activated output, accumulated over the passes of one step.
+
+Nothing here synchronises with the host: every count stays a tensor until the monitor moves the whole
+step to the host at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..records import ActivationStats
+
+# Layout of the packed tensor: [zero_count, sigmoid_saturated, tanh_saturated, min, *unit_max]
+_HEADER = 4
+
+
+def reduce_activation(
+    x: torch.Tensor, unit_dim: int, kind: str | None, margin: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reduce an activation tensor to (header[4], unit_max[units]) without leaving the device.
+
+    ``kind`` is the activation's kind when a module told us, or None for a functional activation,
+    whose kind is inferred later from its range; then both saturation counts are taken.
+    """
+    x = x.detach()
+    if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    if unit_dim == -1 or x.ndim < 2:
+        unit_max = x.reshape(-1, x.shape[-1]).amax(0)  # [units]
+    else:
+        other = [d for d in range(x.ndim) if d != unit_dim]
+        unit_max = x.amax(dim=other)  # [units]
+    zero = (x == 0).sum()
+    none = torch.zeros((), dtype=zero.dtype, device=x.device)
+    sat_sig = ((x < margin) | (x > 1 - margin)).sum() if kind in (None, "sigmoid") else none
+    sat_tanh = (x.abs() > 1 - 2 * margin).sum() if kind in (None, "tanh") else none
+    lo = x.amin() if kind != "relu" else torch.zeros((), dtype=x.dtype, device=x.device)
+    header = torch.stack([zero.to(x.dtype), sat_sig.to(x.dtype), sat_tanh.to(x.dtype), lo])
+    return header.float(), unit_max.float()
+
+
+@dataclass
+class Site:
+    """Where an activation is measured: the output of ``name`` (a layer, or an activation module)."""
+
+    name: str
+    kind: str | None  # from the activation module; None when functional
+    module: str  # the activation module's name, "" when functional
+    unit_dim: int
+    header: torch.Tensor | None = None
+    unit_max: torch.Tensor | None = None
+    numel: int = 0
+
+    def add(self, x: torch.Tensor, margin: float) -> None:
+        header, unit_max = reduce_activation(x, self.unit_dim, self.kind, margin)
+        if self.header is None or self.unit_max is None or self.unit_max.shape != unit_max.shape:
+            self.header, self.unit_max, self.numel = header, unit_max, 0
+        else:
+            lo = torch.minimum(self.header[3], header[3])
+            self.header = torch.cat([self.header[:3] + header[:3], lo.reshape(1)])
+            self.unit_max = torch.maximum(self.unit_max, unit_max)
+        self.numel += x.numel()
+
+    @property
+    def units(self) -> int:
+        return 0 if self.unit_max is None else int(self.unit_max.shape[0])
+
+    def pack(self) -> torch.Tensor:
+        assert self.header is not None and self.unit_max is not None
+        return torch.cat([self.header, self.unit_max])
+
+    def reset(self) -> None:
+        self.header, self.unit_max, self.numel = None, None, 0
+
+    def unpack(self, values: np.ndarray) -> ActivationStats:
+        """Turn this site's slice of the host array into an ActivationStats record."""
+        zero, sat_sig, sat_tanh, lo = (float(v) for v in values[:_HEADER])
+        unit_max = values[_HEADER:]
+        numel = max(self.numel, 1)
+        kind = self.kind if self.kind is not None else infer_kind(lo, float(unit_max.max(initial=0.0)))
+        saturated = {"sigmoid": sat_sig, "tanh": sat_tanh}.get(kind)
+        return ActivationStats(
+            kind=kind,
+            zero_fraction=zero / numel,
+            saturated_fraction=None if saturated is None else saturated / numel,
+            active=unit_max > 0,
+        )
+
+    @property
+    def packed_size(self) -> int:
+        return _HEADER + self.units
+
+
+def infer_kind(lo: float, hi: float) -> str:
+    """The kind of a functional activation, from the range of its output."""
+    if lo > 0 and hi <= 1:
+        return "sigmoid"
+    if lo >= 0:
+        return "relu"
+    if lo >= -1 and hi <= 1:
+        return "tanh"
+    return "other"

@@ -1,0 +1,131 @@
+"""Find a model's layers, name them as ``model.named_modules()`` does, and sort their parameters.
+
+A *layer* is a module that owns parameters directly (``recurse=False``). Its non-bias parameters are
+its "weights" (``weight``, ``weight_ih_l0``, ``in_proj_weight``, ...); biases are kept apart because a
+bias that feeds BatchNorm has gradients near zero by design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+# Activation modules and what their output can tell us. "relu" outputs can die (exact zeros);
+# "sigmoid" and "tanh" outputs can saturate; "other" activations neither die nor saturate.
+ACTIVATION_KINDS: dict[type[nn.Module], str] = {
+    nn.ReLU: "relu",
+    nn.ReLU6: "relu",
+    nn.Threshold: "relu",
+    nn.Sigmoid: "sigmoid",
+    nn.Hardsigmoid: "sigmoid",
+    nn.Tanh: "tanh",
+    nn.Hardtanh: "tanh",
+    nn.LeakyReLU: "other",
+    nn.PReLU: "other",
+    nn.ELU: "other",
+    nn.SELU: "other",
+    nn.CELU: "other",
+    nn.GELU: "other",
+    nn.SiLU: "other",
+    nn.Mish: "other",
+    nn.Softplus: "other",
+    nn.Softsign: "other",
+    nn.Hardswish: "other",
+    nn.LogSigmoid: "other",
+    nn.Tanhshrink: "other",
+}
+
+NORM_TYPES: tuple[type[nn.Module], ...] = (
+    nn.modules.batchnorm._NormBase,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+
+EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
+CONV_TYPES: tuple[type[nn.Module], ...] = (nn.modules.conv._ConvNd,)
+
+
+def activation_kind(module: nn.Module) -> str | None:
+    """The activation kind of a module, or None when it is not an activation module."""
+    for cls in type(module).__mro__:
+        if cls in ACTIVATION_KINDS:
+            return ACTIVATION_KINDS[cls]
+    return None
+
+
+@dataclass
+class Layer:
+    """A parameterised layer: its module, and its trainable parameters split into weights and biases."""
+
+    name: str
+    module: nn.Module
+    weights: list[nn.Parameter] = field(default_factory=list)
+    biases: list[nn.Parameter] = field(default_factory=list)
+    index: int = 0  # position in named_modules(): the fallback depth
+
+    @property
+    def is_norm(self) -> bool:
+        return isinstance(self.module, NORM_TYPES)
+
+    @property
+    def is_conv(self) -> bool:
+        return isinstance(self.module, CONV_TYPES)
+
+    @property
+    def compares_by_depth(self) -> bool:
+        """Whether this layer's weight gradients measure the signal flowing through depth."""
+        return bool(self.weights) and not self.is_norm and not isinstance(self.module, EMBEDDING_TYPES)
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.weights + self.biases)
+
+
+def find_layers(model: nn.Module) -> list[Layer]:
+    """The trainable parameterised layers of ``model`` in ``named_modules()`` order.
+
+    A parameter shared by several modules is counted once, for the first module that owns it.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"gradmedic expected a torch.nn.Module, got {type(model).__name__}; pass the model you train")
+    seen: set[int] = set()
+    layers: list[Layer] = []
+    for index, (name, module) in enumerate(model.named_modules()):
+        layer = Layer(name=name or type(module).__name__, module=module, index=index)
+        for pname, param in module.named_parameters(recurse=False):
+            if id(param) in seen or not param.requires_grad:
+                continue
+            seen.add(id(param))
+            (layer.biases if "bias" in pname else layer.weights).append(param)
+        if layer.weights or layer.biases:
+            layers.append(layer)
+    return layers
+
+
+def check_model(model: nn.Module) -> None:
+    """Raise a clear error for a model gradmedic cannot watch."""
+    params = list(model.parameters())
+    if not params:
+        raise ValueError(
+            f"{type(model).__name__} has no parameters, so there are no gradients to watch; "
+            "pass the model whose parameters the optimizer trains"
+        )
+    if not any(p.requires_grad for p in params):
+        raise ValueError(
+            f"every parameter of {type(model).__name__} is frozen (requires_grad=False); "
+            "unfreeze the layers you train, or watch the sub-module that is trained"
+        )
+
+
+def check_optimizers(optimizers: list[torch.optim.Optimizer]) -> None:
+    if not optimizers:
+        raise ValueError("gradmedic.watch needs the optimizer that trains the model: watch(model, optimizer)")
+    for opt in optimizers:
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(
+                f"expected a torch.optim.Optimizer, got {type(opt).__name__}; "
+                "pass the optimizer itself (for a scheduler, pass scheduler.optimizer)"
+            )

@@ -1,0 +1,244 @@
+"""Typed records that cross the borders between stages: probe -> detectors -> diagnosis -> sinks.
+
+Nothing here imports torch. Every record is frozen and made of plain Python or NumPy values,
+so detectors can be tested on synthetic records and other frameworks can feed them later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+Severity = Literal["info", "warning", "error"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+# The stable problem kinds (DESIGN.md). New kinds may be added; these are never renamed.
+VANISHING = "vanishing_gradients"
+EXPLODING = "exploding_gradients"
+DEAD = "dead_units"
+SATURATED = "saturated_units"
+NON_FINITE = "non_finite"
+LOSS_DIVERGENCE = "loss_divergence"
+
+REPORT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer as the probe found it, named as in ``model.named_modules()``.
+
+    ``order`` is the position of the layer's first call in a forward pass (depth).
+    ``has_weights`` marks layers whose weight gradients enter depth comparisons
+    (normalisation layers and embeddings are excluded: their gradients do not measure signal flow).
+    ``activation`` names what follows the layer: a module class ("ReLU", "Tanh", ...),
+    "functional" when the activation was read from the input of the next layer, or "" when unmeasured.
+    ``units`` is the number of units in the activated output (0 when unmeasured).
+    """
+
+    name: str
+    type: str
+    order: int
+    num_params: int = 0
+    has_weights: bool = True
+    activation: str = ""
+    activation_module: str = ""
+    units: int = 0
+    is_output: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "order": self.order,
+            "num_params": self.num_params,
+            "has_weights": self.has_weights,
+            "activation": self.activation,
+            "activation_module": self.activation_module,
+            "units": self.units,
+            "is_output": self.is_output,
+        }
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """Reductions of one layer's activated output over the batches of one sampled step."""
+
+    kind: str  # "relu" (can die), "sigmoid", "tanh", or "other": from the module, or inferred from the range
+    zero_fraction: float
+    saturated_fraction: float | None  # only for sigmoid- and tanh-like outputs
+    active: np.ndarray  # bool[units]: the unit was > 0 for at least one example in this step
+
+    @property
+    def units(self) -> int:
+        return int(self.active.shape[0])
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-layer numbers for one sampled step. ``None`` means not measured for this layer."""
+
+    grad_norm: float | None = None  # L2 norm of the weight gradients (all non-bias parameters)
+    grad_rms: float | None = None  # grad_norm / sqrt(numel): comparable across layers of different size
+    bias_grad_norm: float | None = None
+    weight_norm: float | None = None
+    update_ratio: float | None = None  # ||w_after - w_before|| / ||w_before||
+    activation: ActivationStats | None = None
+    nonfinite_grad: bool = False
+    nonfinite_weight: bool = False
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """Everything measured at one sampled optimizer step."""
+
+    step: int
+    layers: Mapping[str, LayerStats]
+    global_grad_norm: float
+    loss: float | None = None
+    nonfinite_loss: bool = False
+    nonfinite_output: bool = False
+    # the first step (possibly unsampled) at which the loss or the model output went non-finite
+    first_nonfinite_step: int | None = None
+
+    @property
+    def any_nonfinite(self) -> bool:
+        return (
+            self.nonfinite_loss
+            or self.nonfinite_output
+            or self.first_nonfinite_step is not None
+            or any(s.nonfinite_grad or s.nonfinite_weight for s in self.layers.values())
+        )
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One ranked piece of advice, with a snippet the user can paste."""
+
+    name: str
+    summary: str
+    snippet: str
+    rank: int
+    applied: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "snippet": self.snippet,
+            "rank": self.rank,
+            "applied": self.applied,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a detector returns: the raw verdict, before advice is attached."""
+
+    kind: str
+    severity: Severity
+    layers: tuple[str, ...]
+    first_step: int
+    step: int  # the step at which the finding was made
+    evidence: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A finding explained: what, where, since when, why, and what to do."""
+
+    kind: str
+    severity: Severity
+    layers: tuple[str, ...]
+    first_step: int
+    message: str
+    evidence: Mapping[str, Any]
+    remedies: tuple[Remedy, ...] = ()
+    last_step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "layers": list(self.layers),
+            "first_step": self.first_step,
+            "last_step": self.last_step,
+            "message": self.message,
+            "evidence": _jsonable(self.evidence),
+            "remedies": [r.to_dict() for r in self.remedies],
+        }
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A remedy that was applied in flight, with what changed and how to reverse it."""
+
+    step: int
+    kind: str
+    action: str
+    reason: str
+    before: Mapping[str, Any] = field(default_factory=dict)
+    after: Mapping[str, Any] = field(default_factory=dict)
+    reverse: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "kind": self.kind,
+            "action": self.action,
+            "reason": self.reason,
+            "before": _jsonable(self.before),
+            "after": _jsonable(self.after),
+            "reverse": self.reverse,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of a watched run (or a checkup): the report JSON of DESIGN.md."""
+
+    steps: int
+    layers: Sequence[LayerInfo]
+    diagnoses: Sequence[Diagnosis]
+    treatments: Sequence[Treatment] = ()
+    version: str = REPORT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "steps": self.steps,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "diagnoses": [d.to_dict() for d in self.diagnoses],
+            "treatments": [t.to_dict() for t in self.treatments],
+        }
+
+    def kinds(self, at_least: Severity = "info") -> set[str]:
+        """The problem kinds diagnosed with at least the given severity."""
+        floor = SEVERITY_RANK[at_least]
+        return {d.kind for d in self.diagnoses if SEVERITY_RANK[d.severity] >= floor}
+
+    @property
+    def healthy(self) -> bool:
+        """True when nothing above ``info`` was diagnosed."""
+        return not self.kinds(at_least="warning")
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn NumPy scalars, arrays and tuples into plain JSON values; non-finite floats become strings."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        if f != f or f in (float("inf"), float("-inf")):
+            return str(f)
+        return f
+    return value

@@ -1,0 +1,1 @@
+"""Sinks take records and write them: console, JSONL (the canonical record) and TensorBoard."""
