@@ -45,7 +45,9 @@ class Monitor:
         sinks: Iterable[Any] = (),
     ) -> None:
         check_model(model)
-        optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer or [])
+        optimizers: list[torch.optim.Optimizer] = (
+            list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]  # type: ignore[list-item]
+        )
         check_optimizers(optimizers)
         cfg = config or Config()
         self.config = replace(cfg, every=every) if every is not None else cfg

@@ -26,6 +26,9 @@ DETECTORS: dict[str, Detector] = {
     "loss_divergence": divergence.detect,
 }
 
+# Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.
+ONSET_KEYS = ("suggested_clip", "baseline_norm")
+
 
 class Engine:
     def __init__(self, config: Config, history_size: int = 64) -> None:
@@ -38,29 +41,34 @@ class Engine:
         self.history.append(stats)
         history = list(self.history)
         fresh = {kind: f for kind, detect in DETECTORS.items() if (f := detect(history, layers, self.config))}
-        _explain_away(fresh)
         changed: list[Finding] = []
         for kind, finding in fresh.items():
             old = self.findings.get(kind)
-            if old is None:
-                self.findings[kind] = finding
-                changed.append(finding)
-                continue
-            worse = SEVERITY_RANK[finding.severity] > SEVERITY_RANK[old.severity]
-            self.findings[kind] = replace(
-                finding,
-                first_step=old.first_step,
-                severity=finding.severity if worse else old.severity,
-                evidence=finding.evidence if worse or old.severity == finding.severity else old.evidence,
-            )
-            if worse:
-                changed.append(self.findings[kind])
-        return changed
+            merged = finding if old is None else _merge(old, finding)
+            self.findings[kind] = merged
+            if old is None or SEVERITY_RANK[merged.severity] > SEVERITY_RANK[old.severity]:
+                changed.append(merged)
+        _explain_away(self.findings)
+        return [self.findings[f.kind] for f in changed]
 
 
-def _explain_away(fresh: dict[str, Finding]) -> None:
-    """Vanishing gradients upstream of a dead layer are the dead layer's doing: keep one diagnosis."""
-    vanish, died = fresh.get(VANISHING), fresh.get(DEAD)
+def _merge(old: Finding, new: Finding) -> Finding:
+    """The standing finding updated by a fresh one: the first step stays, severity only goes up.
+
+    When the fresh finding is milder, the worse picture (its layers and evidence) is kept.
+    """
+    onset = {k: old.evidence[k] for k in ONSET_KEYS if k in old.evidence}
+    if SEVERITY_RANK[new.severity] >= SEVERITY_RANK[old.severity]:
+        return replace(new, first_step=old.first_step, evidence={**new.evidence, **onset})
+    return replace(old, step=new.step)
+
+
+def _explain_away(findings: dict[str, Finding]) -> None:
+    """Vanishing gradients alongside dead layers are the dead layers' doing: keep one diagnosis.
+
+    This is the one place where a severity goes down, whichever of the two was raised first.
+    """
+    vanish, died = findings.get(VANISHING), findings.get(DEAD)
     if vanish is None or died is None or died.severity == "info":
         return
-    fresh[VANISHING] = replace(vanish, evidence={**vanish.evidence, "explained_by": DEAD}, severity="info")
+    findings[VANISHING] = replace(vanish, evidence={**vanish.evidence, "explained_by": DEAD}, severity="info")

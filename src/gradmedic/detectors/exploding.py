@@ -61,9 +61,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if not rules:
         return None
     evidence["rules"] = rules
-    # suggest clipping at the 90th percentile of the norms seen before trouble began
-    calm = earlier if earlier else finite
-    evidence["suggested_clip"] = float(np.percentile(calm, 90)) if calm else 1.0
+    evidence["suggested_clip"] = suggested_clip(history, cfg)
     worst = max(finite) if finite else float("inf")
     return Finding(
         kind=EXPLODING,
@@ -79,3 +77,14 @@ def _largest_gradient(step: StepStats) -> tuple[str, ...]:
     """The layer with the largest finite weight-gradient norm: where the explosion shows most."""
     norms = {n: s.grad_norm for n, s in step.layers.items() if s.grad_norm is not None and np.isfinite(s.grad_norm)}
     return (max(norms, key=lambda n: norms[n]),) if norms else ()
+
+
+def suggested_clip(history: Sequence[StepStats], cfg: Config) -> float:
+    """A clipping threshold: the 90th percentile of the global norms seen before the first spike."""
+    norms = [s.global_grad_norm for s in history if np.isfinite(s.global_grad_norm)]
+    calm = norms
+    for i in range(cfg.exploding_min_history, len(norms)):
+        if norms[i] > cfg.exploding_spike_factor * median(norms[:i]):
+            calm = norms[:i]
+            break
+    return float(np.percentile(calm, 90)) if calm else 1.0

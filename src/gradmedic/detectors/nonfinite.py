@@ -35,7 +35,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     return Finding(
         kind=NON_FINITE,
         severity="error",
-        layers=tuple(dict.fromkeys(weights + grads)),
+        layers=tuple(i.name for i in by_depth(layers) if i.name in weights or i.name in grads),
         first_step=min(starts),
         step=history[-1].step,
         evidence={

@@ -30,10 +30,11 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
             low[name] = median(ratios)
     if not any(name in low for name in inner):
         return None
+    triggers = [name for name in inner if name in low]
     first_step = next(
-        step.step for step, r in zip(window, per_step) if any(0 < r.get(n, 1.0) < cfg.vanishing_ratio for n in low)
+        step.step for step, r in zip(window, per_step) if any(0 < r.get(n, 1.0) < cfg.vanishing_ratio for n in triggers)
     )
-    worst = min(low.values())
+    worst = min(low[name] for name in triggers)
     output = depth[-1].name
     return Finding(
         kind=VANISHING,
