@@ -1,7 +1,7 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
-Per step it costs two root-module hooks and two optimizer hooks (a non-finite check of the model
-output, folded into a device flag). On sampled steps it arms the per-layer hooks, measures gradients
+Per step it costs two root-module hooks, two optimizer hooks and one device op (the non-finite
+check of probe/sentinel.py). On sampled steps it arms the per-layer hooks, measures gradients
 and updates with foreach kernels, and moves everything to the host in one transfer. It never raises
 into the user's loop: an internal error switches the monitor off with one warning.
 """
@@ -26,6 +26,7 @@ from .detectors.engine import Engine
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_layers
+from .probe.sentinel import Sentinel
 from .records import SEVERITY_RANK, Diagnosis, LayerInfo, LayerStats, Report, StepStats
 from .sinks.base import SinkSet
 
@@ -57,17 +58,18 @@ class Monitor:
         self._closed = False
         self._step = 0
         self._grad = GradientProbe(self.layers)
-        self._probe = ForwardProbe(model, self.layers, self.config.saturation_margin, self._emit_pending, self._guard)
+        self._sentinel = Sentinel(self.config.every)
+        self._probe = ForwardProbe(
+            model, self.layers, self.config.saturation_margin, self._on_pass_start, self._on_output, self._guard
+        )
         self._probe.sampling = self.config.is_sampled(0)
         self._engine = Engine(self.config)
         self._infos: dict[str, LayerInfo] = {}
+        self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
-        self._pending: StepStats | None = None
-        self._loss: torch.Tensor | float | None = None
+        self._pending: StepStats | None = None  # the last sampled step, until its loss had a chance to arrive
         self._late_loss: torch.Tensor | float | None = None
-        self._first_bad: torch.Tensor | None = None
-        self._first_bad_seen = False
-        self._host_bad_step: int | None = None
+        self._stepped = False  # an optimizer step was taken since the last training forward pass
         self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
         self._handles = [
@@ -84,22 +86,21 @@ class Monitor:
         return self._step
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
-        """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs."""
+        """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
+
+        Call it before or after ``optimizer.step()``; either way the loss is filed under its own step.
+        """
         if self._disabled or self._closed:
             return
         try:
-            if isinstance(loss, torch.Tensor):
-                value: torch.Tensor | float = loss.detach().reshape(-1)[0] if loss.numel() else float("nan")
-                if isinstance(value, torch.Tensor):
-                    self._probe.flag_nonfinite([value.float()])
-            else:
-                value = float(loss)
-                if not math.isfinite(value) and self._host_bad_step is None:
-                    self._host_bad_step = self._step
+            if isinstance(loss, torch.Tensor) and loss.numel() != 1:
+                raise ValueError(f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}")
             if self._pending is not None:
-                self._late_loss = value
+                self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
             else:
-                self._loss = value
+                self._sentinel.record_loss(loss, self._step - 1 if self._stepped else self._step)
+        except ValueError:
+            raise
         except Exception as exc:
             self._fail(exc)
 
@@ -144,12 +145,14 @@ class Monitor:
         self.close()
 
     # --- optimizer hooks ------------------------------------------------------------------------------
+    def _on_pass_start(self) -> None:
+        self._stepped = False
+        self._emit_pending()
+
+    def _on_output(self, output: torch.Tensor) -> None:
+        self._sentinel.record_output(output, self._step)
+
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        bad = self._probe.pending_bad
-        if bad is not None:
-            self._probe.pending_bad = None
-            first = self._first_bad if self._first_bad is not None else torch.full_like(bad, -1, dtype=torch.long)
-            self._first_bad = torch.where(bad & (first < 0), torch.full_like(first, self._step), first)
         if self.config.is_sampled(self._step):
             self._measurement = self._grad.before_step()
 
@@ -157,47 +160,39 @@ class Monitor:
         if self._measurement is not None:
             self._finalize(self._measurement)
             self._measurement = None
-        self._probe.disarm()
-        self._probe.reset_sites()
-        self._loss = None
+            self._probe.disarm()
+            self._probe.reset_sites()
         self._step += 1
+        self._stepped = True
         self._probe.sampling = self.config.is_sampled(self._step)
 
     # --- one host transfer per sampled step -----------------------------------------------------------
     def _finalize(self, m: GradientMeasurement) -> None:
         self._grad.after_step(m)
         sites = [s for s in self._probe.sites.values() if s.header is not None]
-        parts = m.tensors() + [s.pack() for s in sites]
-        loss = self._loss if isinstance(self._loss, torch.Tensor) else None
-        extras = [t.reshape(1).float() for t in (self._first_bad, loss) if t is not None]
+        sentinel = self._sentinel.take()
+        parts = m.tensors() + [s.pack() for s in sites] + ([sentinel] if sentinel is not None else [])
+        dtype = sentinel.dtype if sentinel is not None else torch.float32
         device = self._grad.device
-        values = torch.cat([p.to(device) for p in parts + extras]).cpu().numpy()  # the one host transfer
+        values = torch.cat([p.to(device, dtype) for p in parts]).cpu().numpy()  # the one host transfer
 
-        n = len(m.grad_owner) + len(m.param_owner) + sum(1 for _, b in m.param_owner if not b)
-        layer_stats, global_norm = self._grad.unpack(m, values[:n])
-        offset = n
+        layer_stats, global_norm = self._grad.unpack(m, values[: m.size])
+        offset = m.size
         for site in sites:
             act = site.unpack(values[offset : offset + site.packed_size])
             offset += site.packed_size
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
-        first_bad = None
-        if self._first_bad is not None:
-            first_bad = int(values[offset]) if values[offset] >= 0 else None
-            offset += 1
-        if first_bad is None and self._host_bad_step is not None:
-            first_bad = self._host_bad_step
-        loss_value = (
-            float(values[offset]) if loss is not None else (self._loss if isinstance(self._loss, float) else None)
-        )
-        self._first_bad_seen = self._first_bad_seen or first_bad is not None
+        interval = self._sentinel.read(values[offset:] if sentinel is not None else None)
         self._refresh_infos()
         self._pending = StepStats(
             step=self._step,
             layers=layer_stats,
             global_grad_norm=global_norm,
-            loss=loss_value,
-            nonfinite_loss=loss_value is not None and not math.isfinite(loss_value),
-            first_nonfinite_step=first_bad,
+            loss=interval.losses.get(self._step),
+            nonfinite_loss=interval.nonfinite_loss_step is not None,
+            nonfinite_output=interval.nonfinite_output_step is not None,
+            first_nonfinite_step=interval.first_nonfinite_step,
+            losses=interval.losses,
         )
 
     def _emit_pending(self) -> None:
@@ -207,8 +202,13 @@ class Monitor:
             return
         late, self._late_loss = self._late_loss, None
         if stats.loss is None and late is not None:
-            value = float(late)
-            stats = replace(stats, loss=value, nonfinite_loss=not math.isfinite(value))
+            value = float(late)  # a loss handed over after a sampled step: one small transfer
+            stats = replace(
+                stats,
+                loss=value,
+                nonfinite_loss=stats.nonfinite_loss or not math.isfinite(value),
+                losses={**stats.losses, stats.step: value},
+            )
         self._ingest(stats)
 
     def _ingest(self, stats: StepStats) -> None:
@@ -218,19 +218,29 @@ class Monitor:
             self.sinks.write_diagnosis(explain(finding, self._infos), stats.step)
 
     def _final_nonfinite_check(self) -> None:
-        """At close: a non-finite value on an unsampled step after the last sampled one still gets reported."""
-        bad = self._probe.pending_bad
-        if self._first_bad_seen or (self._first_bad is None and bad is None and self._host_bad_step is None):
-            return
-        step: int | None = self._host_bad_step
-        if self._first_bad is not None and int(self._first_bad) >= 0:
-            step = int(self._first_bad)
-        elif bad is not None and bool(bad):
-            step = self._step
+        """At close: a non-finite value after the last sampled step still gets reported."""
+        sentinel = self._sentinel.take()
+        interval = self._sentinel.read(sentinel.cpu().numpy() if sentinel is not None else None)
+        step = interval.first_nonfinite_step
         if step is not None:
-            self._ingest(StepStats(step=step, layers={}, global_grad_norm=float("nan"), first_nonfinite_step=step))
+            self._ingest(
+                StepStats(
+                    step=step,
+                    layers={},
+                    global_grad_norm=float("nan"),
+                    nonfinite_loss=interval.nonfinite_loss_step is not None,
+                    nonfinite_output=interval.nonfinite_output_step is not None,
+                    first_nonfinite_step=step,
+                    losses=interval.losses,
+                )
+            )
 
     def _refresh_infos(self) -> None:
+        """Rebuild the layer table, only when the probe learned a new layer, site or unit count."""
+        key = (len(self._probe.order), tuple((n, s.units, s.kind) for n, s in self._probe.sites.items()))
+        if key == self._infos_key:
+            return
+        self._infos_key = key
         order = self._probe.order
         fallback = len(order) + 1
         weight_layers = [layer for layer in self.layers if layer.compares_by_depth and layer.name in order]

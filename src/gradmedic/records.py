@@ -6,6 +6,7 @@ so detectors can be tested on synthetic records and other frameworks can feed th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
@@ -101,8 +102,10 @@ class StepStats:
     nonfinite_output: bool = False
     # the first step (possibly unsampled) at which the loss or the model output went non-finite
     first_nonfinite_step: int | None = None
+    # the observed losses of every step since the previous sampled step, this one included
+    losses: Mapping[int, float] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def any_nonfinite(self) -> bool:
         return (
             self.nonfinite_loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -40,7 +41,8 @@ def depth_ratios(step: StepStats, depth: Sequence[LayerInfo]) -> dict[str, float
 
 
 def median(values: Sequence[float]) -> float:
-    return float(np.median(np.asarray(values, dtype=np.float64))) if len(values) else float("nan")
+    """The median; NaN for no values. (statistics.median: far cheaper than NumPy on short lists.)"""
+    return float(statistics.median(values)) if len(values) else float("nan")
 
 
 def sci(value: float) -> str:

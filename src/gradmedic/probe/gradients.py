@@ -25,6 +25,16 @@ def _norms(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
     return torch.stack([n.to(device=device, dtype=torch.float32) for n in norms])
 
 
+# The update ratio ||dw|| / ||w|| is estimated on a fixed strided subset of each weight, so a sampled
+# step copies a few thousand numbers per tensor instead of the whole model.
+UPDATE_SAMPLE = 4096
+
+
+def _subset(p: torch.Tensor) -> torch.Tensor:
+    flat = p.detach().reshape(-1)  # a view for contiguous weights
+    return flat[:: max(1, flat.numel() // UPDATE_SAMPLE)][:UPDATE_SAMPLE]
+
+
 @dataclass
 class GradientMeasurement:
     """The device tensors of one sampled step, and which layer each entry belongs to."""
@@ -33,52 +43,53 @@ class GradientMeasurement:
     grad_norms: torch.Tensor  # [n_grads]
     param_owner: list[tuple[int, bool]]  # (layer index, is_bias) per parameter
     param_norms: torch.Tensor  # [n_params]
-    snapshot: list[torch.Tensor]  # copies of the weights before the step
-    update_norms: torch.Tensor | None = None  # [n_weights], set after the step
+    snapshot: list[torch.Tensor]  # strided subsets of the weights before the step
+    subset_norms: torch.Tensor  # [n_weights]
+    update_norms: torch.Tensor | None = None  # [n_weights], norms of the subsets' change, after the step
 
     def tensors(self) -> list[torch.Tensor]:
         assert self.update_norms is not None
-        return [self.grad_norms, self.param_norms, self.update_norms]
+        return [self.grad_norms, self.param_norms, self.subset_norms, self.update_norms]
+
+    @property
+    def size(self) -> int:
+        return len(self.grad_owner) + len(self.param_owner) + 2 * len(self.subset_norms)
 
 
 class GradientProbe:
     def __init__(self, layers: list[Layer]) -> None:
         self.layers = layers
         self.device = next(p for layer in layers for p in layer.weights + layer.biases).device
-
-    def _params(self) -> list[tuple[int, bool, torch.nn.Parameter]]:
-        return [
+        self._params = [
             (i, is_bias, p)
             for i, layer in enumerate(self.layers)
             for is_bias, group in ((False, layer.weights), (True, layer.biases))
             for p in group
         ]
+        self._weights = [p for _, is_bias, p in self._params if not is_bias]
 
     def before_step(self) -> GradientMeasurement:
-        params = self._params()
-        with_grad = [(i, b, p) for i, b, p in params if p.grad is not None]
-        weights = [p.detach() for _, b, p in params if not b]
+        with_grad = [(i, b, p) for i, b, p in self._params if p.grad is not None]
+        snapshot = [_subset(w).clone() for w in self._weights]
         return GradientMeasurement(
             grad_owner=[(i, b, p.numel()) for i, b, p in with_grad],
             grad_norms=_norms([p.grad for _, _, p in with_grad if p.grad is not None], self.device),
-            param_owner=[(i, b) for i, b, _ in params],
-            param_norms=_norms([p.detach() for _, _, p in params], self.device),
-            snapshot=[w.clone() for w in weights],
+            param_owner=[(i, b) for i, b, _ in self._params],
+            param_norms=_norms([p.detach() for _, _, p in self._params], self.device),
+            snapshot=snapshot,
+            subset_norms=_norms(snapshot, self.device),
         )
 
     def after_step(self, m: GradientMeasurement) -> None:
-        weights = [p.detach() for _, b, p in self._params() if not b]
-        if len(weights) != len(m.snapshot):
-            m.update_norms = torch.zeros(len(m.snapshot), device=self.device)
-        else:
-            torch._foreach_sub_(m.snapshot, weights)
-            m.update_norms = _norms(m.snapshot, self.device)
+        torch._foreach_sub_(m.snapshot, [_subset(w) for w in self._weights])
+        m.update_norms = _norms(m.snapshot, self.device)
         m.snapshot = []
 
     def unpack(self, m: GradientMeasurement, values: np.ndarray) -> tuple[dict[str, LayerStats], float]:
         """Per-layer stats and the global gradient norm, from this measurement's slice of the host array."""
-        n_g, n_p = len(m.grad_owner), len(m.param_owner)
-        grad, param, update = values[:n_g], values[n_g : n_g + n_p], values[n_g + n_p :]
+        n_g, n_p, n_w = len(m.grad_owner), len(m.param_owner), len(self._weights)
+        grad, param = values[:n_g], values[n_g : n_g + n_p]
+        subset, update = values[n_g + n_p : n_g + n_p + n_w], values[n_g + n_p + n_w :]
         n = len(self.layers)
         g_sq, g_numel, b_sq = np.zeros(n), np.zeros(n), np.zeros(n)
         has_g, has_b, bad_g = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
@@ -92,15 +103,15 @@ class GradientProbe:
                 g_numel[i] += numel
                 has_g[i] = True
         w_sq, bad_w = np.zeros(n), np.zeros(n, bool)
-        u_sq = np.zeros(n)
-        weight_index = 0
         for (i, is_bias), norm in zip(m.param_owner, param.astype(np.float64)):
             bad_w[i] |= not np.isfinite(norm)
             if not is_bias:
                 w_sq[i] += norm * norm
-                u = float(update[weight_index]) if weight_index < len(update) else 0.0
-                u_sq[i] += u * u
-                weight_index += 1
+        s_sq, u_sq = np.zeros(n), np.zeros(n)
+        weight_owner = [i for i, is_bias in m.param_owner if not is_bias]
+        for i, s_norm, u_norm in zip(weight_owner, subset.astype(np.float64), update.astype(np.float64)):
+            s_sq[i] += s_norm * s_norm
+            u_sq[i] += u_norm * u_norm
         stats: dict[str, LayerStats] = {}
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for i, layer in enumerate(self.layers):
@@ -111,7 +122,7 @@ class GradientProbe:
                     grad_rms=None if g_norm is None else g_norm / float(np.sqrt(max(g_numel[i], 1))),
                     bias_grad_norm=float(np.sqrt(b_sq[i])) if has_b[i] else None,
                     weight_norm=w_norm,
-                    update_ratio=float(np.sqrt(u_sq[i]) / w_norm) if w_norm and has_g[i] else None,
+                    update_ratio=float(np.sqrt(u_sq[i] / s_sq[i])) if s_sq[i] > 0 and has_g[i] else None,
                     nonfinite_grad=bool(bad_g[i]),
                     nonfinite_weight=bool(bad_w[i]),
                 )

@@ -5,7 +5,8 @@ layer that ran before it in the same forward pass), so ``zero_fraction/fc2`` mea
 activated output, whether the activation is an ``nn.ReLU`` module, a reused module, or ``F.relu``
 read from the input of the next layer. The first layer's input is data, never an activation.
 
-Only the root model's two hooks stay registered on every step. The per-layer hooks are armed for the
+Only the root model's two hooks stay registered on every step; the post-hook hands the output to
+the every-step non-finite check (probe/sentinel.py). The per-layer hooks are armed for the
 passes of a sampled step and removed after it, so unsampled steps pay nothing for them.
 """
 
@@ -43,6 +44,7 @@ class ForwardProbe:
         layers: list[Layer],
         margin: float,
         on_pass_start: Callable[[], None],
+        on_output: Callable[[torch.Tensor], None],
         guard: Callable[[Callable[..., Any]], Callable[..., Any]],
     ) -> None:
         self.model = model
@@ -51,8 +53,8 @@ class ForwardProbe:
         self.sampling = False
         self.sites: dict[str, Site] = {}
         self.order: dict[str, int] = {}
-        self.pending_bad: torch.Tensor | None = None  # device bool: a non-finite output since the last step
         self._on_pass_start = on_pass_start
+        self._on_output = on_output
         self._guard = guard
         self._in_pass = False
         self._producer: Layer | None = None
@@ -83,13 +85,9 @@ class ForwardProbe:
         if not self._in_pass:
             return
         self._in_pass = False
-        self.flag_nonfinite(output_tensors(output))
-
-    def flag_nonfinite(self, tensors: list[torch.Tensor]) -> None:
-        """Fold ``any non-finite value`` into a device flag; no host sync."""
-        for t in tensors:
-            bad = ~torch.isfinite(t.detach()).all()
-            self.pending_bad = bad if self.pending_bad is None else (self.pending_bad | bad.to(self.pending_bad.device))
+        tensors = output_tensors(output)
+        if tensors:
+            self._on_output(tensors[0])
 
     # --- per-layer hooks: armed on sampled steps only --------------------------------------------
     def _arm(self) -> None:

@@ -38,6 +38,7 @@ class JsonlSink:
                 "step": stats.step,
                 "global_grad_norm": stats.global_grad_norm,
                 "loss": stats.loss,
+                "losses": {str(k): v for k, v in sorted(stats.losses.items())},
                 "nonfinite": stats.any_nonfinite,
                 "layers": {name: layer_scalars(s) for name, s in stats.layers.items()},
             }
