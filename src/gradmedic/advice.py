@@ -22,7 +22,7 @@ Explainer = Callable[[Finding, Mapping[str, LayerInfo]], tuple[str, list[tuple[s
 
 def _names(names: Iterable[object], limit: int = 4) -> str:
     items = list(names)
-    shown = ", ".join(str(n) for n in items[:limit])
+    shown = ", ".join(f"'{n}'" for n in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
@@ -89,7 +89,7 @@ def _vanishing(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
     )
     message = (
         f"Gradients vanish toward the input: the weight gradients of {_names(f.layers)} are "
-        f"{_sci(worst)}x those of the output layer {f.evidence['output_layer']} (RMS per weight), "
+        f"{_sci(worst)}x those of the output layer '{f.evidence['output_layer']}' (RMS per weight), "
         f"since step {f.first_step}. These layers barely learn: {why}."
     )
     remedies = []
@@ -163,14 +163,14 @@ def _dead(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[
     cause = f.evidence["cause"]
     cascade = f.evidence["cascade"]
     info = layers.get(cause)
-    act = f" ({info.activation_module} {info.activation})" if info and info.activation_module else ""
+    act = f" (through {info.activation} module '{info.activation_module}')" if info and info.activation_module else ""
     message = (
-        f"Dead units: {fractions[cause]:.0%} of the units after {cause}{act} output zero for every example "
+        f"Dead units: {fractions[cause]:.0%} of the units of layer '{cause}'{act} output zero for every example "
         f"since step {f.first_step}. A ReLU whose input is negative for every example passes no gradient, "
         "so it never recovers."
     )
     if cascade:
-        message += f" The zeros cascade into {_names(f'{n} ({fractions[n]:.0%})' for n in cascade)}."
+        message += " The zeros cascade into " + ", ".join(f"'{n}' ({fractions[n]:.0%} dead)" for n in cascade) + "."
     remedies = [
         ("leaky_activation", "Use LeakyReLU, PReLU or ELU: they keep a gradient for negative inputs.", SNIPPET_LEAKY),
         ("lower_lr", "Lower the learning rate: large updates push units into the dead zone.", SNIPPET_LOWER_LR),
@@ -184,7 +184,7 @@ def _saturated(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
     fractions: Mapping[str, float] = f.evidence["saturated_fraction"]
     first = f.layers[0]
     message = (
-        f"Saturated units: {fractions[first]:.0%} of the {f.evidence['activation'][first]} outputs after {_names(f.layers)} "
+        f"Saturated units: {fractions[first]:.0%} of the {f.evidence['activation'][first]} outputs of {_names(f.layers)} "
         f"sit at their asymptotes since step {f.first_step}, where the derivative is below 1 % of its maximum. "
         "Gradients through them vanish."
     )

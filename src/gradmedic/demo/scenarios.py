@@ -139,7 +139,10 @@ SCENARIOS: dict[str, Scenario] = {
             "wide_relu_dropout", lambda: mlp([64, 1024, 1024, 10], nn.ReLU, dropout=0.5), _adam(1e-3), frozenset()
         ),
         Scenario("shallow_sigmoid", lambda: mlp([64, 64, 10], nn.Sigmoid), _sgd(0.1), frozenset()),
-        Scenario("deep_relu_lower_lr", lambda: mlp([64, 256, 256, 256, 10], nn.ReLU), _sgd(0.05), frozenset()),
+        Scenario("relu_lower_lr", lambda: mlp([64, 256, 256, 256, 10], nn.ReLU), _sgd(0.05), frozenset()),
+        Scenario(
+            "deep_sigmoid_batchnorm", lambda: mlp([64] + [64] * 10 + [10], nn.Sigmoid, bn=True), _sgd(0.1), frozenset()
+        ),
         Scenario(
             "rnn_clipped",
             lambda: SequenceRNN("rnn"),
@@ -161,8 +164,17 @@ class RunResult:
     accuracy: float | None
 
 
-def train(scenario: Scenario, seed: int = 0, watch: Callable[..., object] | None = None, **watch_kwargs: object):  # type: ignore[no-untyped-def]
-    """Train one scenario; with ``watch`` (gradmedic.watch) the run is monitored. Returns (result, report)."""
+def train(  # type: ignore[no-untyped-def]
+    scenario: Scenario,
+    seed: int = 0,
+    watch: Callable[..., object] | None = None,
+    progress: Callable[[int], None] | None = None,
+    **watch_kwargs: object,
+):
+    """Train one scenario; with ``watch`` (gradmedic.watch) the run is monitored. Returns (result, report).
+
+    ``progress`` is called with the step number after every step.
+    """
     torch.manual_seed(seed)
     model = scenario.build()
     if scenario.setup is not None:
@@ -175,9 +187,8 @@ def train(scenario: Scenario, seed: int = 0, watch: Callable[..., object] | None
         x, y = data.sequences(seed=seed)
         loss_fn = F.mse_loss
     monitor = watch(model, opt, **watch_kwargs) if watch is not None else None
-    losses: list[float] = []
     model.train()
-    for xb, yb in data.batches(x, y, scenario.batch_size, scenario.steps, seed):
+    for step, (xb, yb) in enumerate(data.batches(x, y, scenario.batch_size, scenario.steps, seed), 1):
         opt.zero_grad()
         loss = loss_fn(model(xb), yb)
         loss.backward()
@@ -186,7 +197,8 @@ def train(scenario: Scenario, seed: int = 0, watch: Callable[..., object] | None
         opt.step()
         if monitor is not None:
             monitor.observe_loss(loss)  # type: ignore[attr-defined]
-        losses.append(float(loss.detach()))
+        if progress is not None:
+            progress(step)
     model.eval()
     with torch.no_grad():
         out = model(x)

@@ -1,0 +1,56 @@
+"""The command line: ``gradmedic run`` and ``gradmedic demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradmedic", description="Catch vanishing and exploding gradients and dead layers while you train."
+    )
+    parser.add_argument("--version", action="version", version=f"gradmedic {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run an unmodified training script and diagnose it",
+        description="Run SCRIPT as `python SCRIPT ARGS` would, and watch every model it trains.",
+    )
+    run.add_argument("--json", metavar="PATH", help="write the report JSON here")
+    run.add_argument("--logdir", metavar="DIR", help="write TensorBoard event files and the JSONL log here")
+    run.add_argument("--every", metavar="N", type=_positive, help="gather full statistics every N steps")
+    run.add_argument("--quiet", action="store_true", help="no console output from gradmedic")
+    run.add_argument("script", metavar="SCRIPT", help="the training script")
+    run.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="arguments for the script")
+
+    demo = commands.add_parser("demo", help="show the three classic failures being caught, next to their healthy twins")
+    demo.add_argument("--out", metavar="DIR", default="gradmedic-demo", help="where logs and reports go")
+    demo.add_argument("--only", metavar="NAME", action="append", help="run only these scenario pairs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from .run import RunOptions, run
+
+        options = RunOptions(json_path=args.json, logdir=args.logdir, every=args.every, quiet=args.quiet)
+        return run(args.script, args.args, options)
+    if args.command == "demo":
+        from .demo.show import main as demo_main
+
+        return demo_main(args.out, args.only)
+    parser.print_help(sys.stderr)
+    return 2

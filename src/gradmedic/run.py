@@ -1,0 +1,248 @@
+"""Zero-code runner: run an unmodified training script as ``python SCRIPT ARGS`` would, and watch it.
+
+Attachment goes through torch's global optimizer-step hook. The first time an optimizer steps, the
+runner finds the model it trains (the smallest module holding every parameter it updates; several
+top-level modules when no single one does) and attaches a Monitor to each. The loss is read where the
+script calls ``backward()`` on a scalar, and handed to the optimizer that steps next.
+"""
+
+from __future__ import annotations
+
+import builtins
+import gc
+import json
+import os
+import sys
+import traceback
+import types
+import warnings
+import weakref
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from .config import Config
+from .monitor import Monitor
+from .records import SEVERITY_RANK, Diagnosis, LayerInfo, Report
+
+
+@dataclass
+class RunOptions:
+    json_path: str | None = None
+    logdir: str | None = None
+    every: int | None = None
+    quiet: bool = False
+    config: Config | None = None
+
+
+def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
+    """The modules an optimizer trains: the smallest module holding all its parameters, or else the
+    top-level modules that hold some of them."""
+    wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not wanted:
+        return []
+    with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
+        warnings.simplefilter("ignore")
+        modules = [o for o in gc.get_objects() if isinstance(o, nn.Module)]
+    holders = []
+    for module in modules:
+        owned = {id(p) for p in module.parameters()}
+        if owned & wanted:
+            holders.append((module, owned))
+    covering = [(len(owned), sum(1 for _ in m.modules()), m) for m, owned in holders if wanted <= owned]
+    if covering:
+        return [min(covering, key=lambda c: (c[0], c[1]))[2]]
+    children = {id(c) for m, _ in holders for c in m.modules() if c is not m}
+    return [m for m, _ in holders if id(m) not in children]
+
+
+def _label(model: nn.Module, taken: set[str]) -> str:
+    base = type(model).__name__
+    label, n = base, 2
+    while label in taken:
+        label, n = f"{base}{n}", n + 1
+    return label
+
+
+@dataclass
+class Watched:
+    label: str  # "" for the first model: its layers keep their plain names
+    monitor: Monitor
+    optimizer_ref: Callable[[], torch.optim.Optimizer | None]
+
+
+@dataclass
+class ScriptWatcher:
+    """Attaches monitors to whatever the running script trains, through torch's global hooks."""
+
+    options: RunOptions
+    watched: list[Watched] = field(default_factory=list)
+    _optimizers: dict[int, list[Monitor]] = field(default_factory=dict)
+    _loss: torch.Tensor | None = None
+    _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
+    _undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def install(self) -> None:
+        handle = register_optimizer_step_pre_hook(self._on_step)
+        self._undo.append(handle.remove)
+        self._patch(torch.Tensor, "backward", self._wrap_backward)
+        self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
+
+    def _patch(self, owner: Any, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+        original = getattr(owner, name)
+        setattr(owner, name, wrap(original))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        watcher = self
+
+        def backward(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            if tensor.numel() == 1 and tensor.is_floating_point():
+                watcher._loss = watcher._unscaled.pop(id(tensor), tensor)
+            return original(tensor, *args, **kwargs)
+
+        return backward
+
+    def _wrap_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        watcher = self
+
+        def scale(scaler: Any, outputs: Any) -> Any:
+            scaled = original(scaler, outputs)
+            if isinstance(outputs, torch.Tensor) and outputs.numel() == 1:
+                watcher._unscaled = {id(scaled): outputs}  # read the unscaled loss at backward()
+            return scaled
+
+        return scale
+
+    def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        try:
+            monitors = self._optimizers.get(id(optimizer))
+            if monitors is None:
+                monitors = self._optimizers[id(optimizer)] = self._attach(optimizer)
+            loss, self._loss = self._loss, None
+            if loss is not None:
+                for monitor in monitors:
+                    monitor.observe_loss(loss)
+        except Exception as exc:  # never break the user's script
+            print(f"gradmedic: could not watch {type(optimizer).__name__} ({exc}); training goes on", file=sys.stderr)
+            self._optimizers[id(optimizer)] = []
+
+    def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        monitors = []
+        for model in find_trained_models(optimizer):
+            if not any(p.requires_grad for p in model.parameters()):
+                continue
+            taken = {w.label for w in self.watched}
+            label = "" if not self.watched else _label(model, taken | {""})
+            logdir = self.options.logdir
+            if logdir is not None and label:
+                logdir = str(Path(logdir) / label)
+            monitor = Monitor(
+                model,
+                optimizer,
+                logdir=logdir,
+                every=self.options.every,
+                config=self.options.config,
+                console=not self.options.quiet,
+            )
+            self.watched.append(Watched(label, monitor, weakref.ref(optimizer)))
+            monitors.append(monitor)
+        return monitors
+
+    def finish(self) -> Report:
+        """Close every monitor, undo the hooks, and write the merged report."""
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+        reports = [(w.label, w.monitor.close()) for w in self.watched]
+        report = merge_reports(reports)
+        if self.options.json_path:
+            data = report.to_dict()
+            data["models"] = [
+                {"label": w.label, "type": type(w.monitor.model).__name__, "steps": r.steps}
+                for w, (_, r) in zip(self.watched, reports)
+            ]
+            path = Path(self.options.json_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=2, allow_nan=False))
+        return report
+
+
+def merge_reports(reports: list[tuple[str, Report]]) -> Report:
+    """One report for several watched models; layers of every model but the first get ``label/``."""
+    layers: list[LayerInfo] = []
+    diagnoses: list[Diagnosis] = []
+    for label, report in reports:
+        prefix = f"{label}/" if label else ""
+        layers += [replace(info, name=prefix + info.name) for info in report.layers]
+        diagnoses += [replace(d, layers=tuple(prefix + n for n in d.layers)) for d in report.diagnoses]
+    diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
+    return Report(steps=max((r.steps for _, r in reports), default=0), layers=layers, diagnoses=diagnoses)
+
+
+def exec_script(path: str, args: list[str]) -> None:
+    """Run a script as ``python path args`` would: its own ``__main__``, ``sys.argv`` and ``sys.path[0]``."""
+    full = os.path.abspath(path)
+    if not os.path.isfile(full):
+        raise FileNotFoundError(f"gradmedic run: no such script: {path}")
+    code = compile(Path(full).read_bytes(), full, "exec")
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": full, "__builtins__": builtins, "__cached__": None})
+    saved = sys.modules["__main__"], sys.argv, list(sys.path)
+    sys.modules["__main__"] = main
+    sys.argv = [path, *args]
+    sys.path.insert(0, os.path.dirname(full))
+    try:
+        exec(code, main.__dict__)
+    finally:
+        sys.modules["__main__"], sys.argv = saved[0], saved[1]
+        sys.path[:] = saved[2]
+
+
+def run(script: str, args: list[str], options: RunOptions) -> int:
+    """Run ``script`` under gradmedic; returns the exit code ``python script`` would have had.
+
+    The report is written whatever happens: a normal end, ``sys.exit``, an exception or Ctrl-C.
+    """
+    watcher = ScriptWatcher(options)
+    watcher.install()
+    code = 0
+    try:
+        exec_script(script, args)
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except KeyboardInterrupt:
+        _print_script_traceback(script)
+        code = 130
+    except BaseException:
+        _print_script_traceback(script)
+        code = 1
+    finally:
+        try:
+            watcher.finish()
+        except Exception as exc:
+            print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
+    return code
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _print_script_traceback(script: str) -> None:
+    """Print the traceback as python would, starting at the script's own frames."""
+    etype, value, tb = sys.exc_info()
+    full = os.path.abspath(script)
+    start = tb
+    while start is not None and start.tb_frame.f_code.co_filename != full:
+        start = start.tb_next
+    traceback.print_exception(etype, value, start or tb)
