@@ -128,7 +128,7 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         if recurrent
         else "each layer or step multiplies the gradient by a factor above one, and large updates feed back"
     )
-    where = f" (largest in {_names(f.layers)})" if f.layers else ""
+    where = f" (grew most in {_names(f.layers)})" if f.layers else ""
     message = f"Gradients explode{where} since step {f.first_step}: {'; '.join(parts)}. Why: {why}."
     clip = float(ev.get("suggested_clip", 1.0))
     remedies = [

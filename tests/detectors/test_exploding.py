@@ -102,11 +102,19 @@ def test_depth_rule_hysteresis():
     assert run([1.0] * 6, profiles=[FLAT, high, high, high, high, high]) is not None
 
 
-def test_layers_fall_back_to_largest_gradient():
+def test_layers_tie_on_growth_goes_to_largest_gradient():
     profiles = [[1.0, 5.0, 2.0, 1.0, 1.0]] * 14
     finding = run([1.0] * 8 + [50.0] * 6, profiles=profiles)
     assert finding is not None
     assert finding.layers == ("fc1",)
+
+
+def test_layers_name_the_layer_whose_gradient_grew_most():
+    calm = [[1.0, 5.0, 2.0, 1.0, 1.0]] * 8
+    wild = [[1.0, 50.0, 2.0, 30.0, 1.0]] * 6  # fc1 grew 10x to 50 (the largest); fc3 grew 30x to 30
+    finding = run([1.0] * 8 + [50.0] * 6, profiles=calm + wild)
+    assert finding is not None
+    assert finding.layers == ("fc3",)
 
 
 def test_window_not_full_raises_nothing():

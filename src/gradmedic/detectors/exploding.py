@@ -66,17 +66,31 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     return Finding(
         kind=EXPLODING,
         severity="error" if worst > cfg.exploding_absolute else "warning",
-        layers=tuple(high) if high else _largest_gradient(window[-1]),
+        layers=tuple(high) if high else _grew_most(history, window),
         first_step=window[0].step,
         step=window[-1].step,
         evidence=evidence,
     )
 
 
-def _largest_gradient(step: StepStats) -> tuple[str, ...]:
-    """The layer with the largest finite weight-gradient norm: where the explosion shows most."""
-    norms = {n: s.grad_norm for n, s in step.layers.items() if s.grad_norm is not None and np.isfinite(s.grad_norm)}
-    return (max(norms, key=lambda n: norms[n]),) if norms else ()
+def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tuple[str, ...]:
+    """The layer whose weight-gradient norm grew most against its own earlier median: where it starts.
+
+    Without earlier history, the layer with the largest gradient now.
+    """
+    earlier = history[: len(history) - len(window)]
+
+    def norms(steps: Sequence[StepStats], name: str) -> list[float]:
+        values = (s.layers[name].grad_norm for s in steps if name in s.layers)
+        return [v for v in values if v is not None and np.isfinite(v) and v > 0]
+
+    names = {name for s in window for name in s.layers}
+    rank: dict[str, tuple[float, float]] = {}  # (growth, size now): ties go to the largest gradient
+    for name in names:
+        now, before = norms(window, name), norms(earlier, name)
+        if now:
+            rank[name] = (median(now) / median(before) if before else 1.0, median(now))
+    return (max(rank, key=lambda n: rank[n]),) if rank else ()
 
 
 def suggested_clip(history: Sequence[StepStats], cfg: Config) -> float:
