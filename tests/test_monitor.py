@@ -291,3 +291,30 @@ def test_hooks_are_removed_on_close() -> None:
     assert not model._forward_hooks and not model._forward_pre_hooks
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     assert not opt._optimizer_step_pre_hooks and not opt._optimizer_step_post_hooks
+
+
+def test_masked_output_with_minus_inf_is_not_non_finite() -> None:
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = relu_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = self.net(x)
+            mask = torch.zeros_like(logits)
+            mask[:, -1] = float("-inf")  # a class that can never be predicted, masked as usual
+            return logits + mask
+
+    torch.manual_seed(0)
+    model = Masked()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x, y = data.digits()
+    keep = y < 9
+    with _watch(model, opt) as monitor:
+        for xb, yb in data.batches(x[keep], y[keep], 64, 30):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            monitor.observe_loss(loss)
+    assert monitor.report().healthy, monitor.report().to_dict()["diagnoses"]

@@ -218,22 +218,29 @@ class Monitor:
             self.sinks.write_diagnosis(explain(finding, self._infos), stats.step)
 
     def _final_nonfinite_check(self) -> None:
-        """At close: a non-finite value after the last sampled step still gets reported."""
+        """At close: trouble after the last sampled step still gets reported.
+
+        A non-finite output is confirmed by a non-finite loss or by one look at the weights.
+        """
         sentinel = self._sentinel.take()
         interval = self._sentinel.read(sentinel.cpu().numpy() if sentinel is not None else None)
         step = interval.first_nonfinite_step
-        if step is not None:
-            self._ingest(
-                StepStats(
-                    step=step,
-                    layers={},
-                    global_grad_norm=float("nan"),
-                    nonfinite_loss=interval.nonfinite_loss_step is not None,
-                    nonfinite_output=interval.nonfinite_output_step is not None,
-                    first_nonfinite_step=step,
-                    losses=interval.losses,
-                )
+        if step is None:
+            return
+        bad_weights = self._grad.nonfinite_weight_layers()
+        if interval.nonfinite_loss_step is None and not bad_weights:
+            return
+        self._ingest(
+            StepStats(
+                step=step,
+                layers={name: LayerStats(nonfinite_weight=True) for name in bad_weights},
+                global_grad_norm=float("nan"),
+                nonfinite_loss=interval.nonfinite_loss_step is not None,
+                nonfinite_output=interval.nonfinite_output_step is not None,
+                first_nonfinite_step=step,
+                losses=interval.losses,
             )
+        )
 
     def _refresh_infos(self) -> None:
         """Rebuild the layer table, only when the probe learned a new layer, site or unit count."""

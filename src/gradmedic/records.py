@@ -107,12 +107,12 @@ class StepStats:
 
     @functools.cached_property
     def any_nonfinite(self) -> bool:
-        return (
-            self.nonfinite_loss
-            or self.nonfinite_output
-            or self.first_nonfinite_step is not None
-            or any(s.nonfinite_grad or s.nonfinite_weight for s in self.layers.values())
-        )
+        """NaN or Inf in the loss, a gradient or a weight.
+
+        A non-finite model output alone does not count (masked scores hold -inf by design); it only
+        dates the onset once the loss, a gradient or a weight confirms the trouble.
+        """
+        return self.nonfinite_loss or any(s.nonfinite_grad or s.nonfinite_weight for s in self.layers.values())
 
 
 @dataclass(frozen=True)

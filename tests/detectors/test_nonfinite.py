@@ -76,12 +76,20 @@ def test_first_nonfinite_step_earlier_than_sampled_step():
     assert finding.step == 40
 
 
-def test_first_nonfinite_step_alone():
-    step = make_step(40, RMS, first_nonfinite_step=35)
+def test_nonfinite_output_alone_is_not_a_failure():
+    # masked scores can hold -inf by design: only the loss, a gradient or a weight confirms trouble
+    step = make_step(40, RMS, nonfinite_output=True, first_nonfinite_step=35)
+    assert nonfinite.detect([healthy(30), step], LAYERS, CFG) is None
+
+
+def test_nonfinite_output_dates_the_onset_once_confirmed():
+    step = make_step(
+        40, RMS, nonfinite_output=True, first_nonfinite_step=35, layer_fields={"fc2": {"nonfinite_weight": True}}
+    )
     finding = nonfinite.detect([healthy(30), step], LAYERS, CFG)
     assert finding is not None
     assert finding.first_step == 35
-    assert finding.evidence["in"] == ["output or loss"]
+    assert finding.evidence["in"] == ["output", "weights"]
 
 
 def test_first_occurrence_is_kept():

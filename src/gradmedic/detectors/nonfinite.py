@@ -1,4 +1,4 @@
-"""non_finite: NaN or Inf in the loss, the model output, the gradients or the weights.
+"""non_finite: NaN or Inf in the loss, the gradients or the weights (the model output only dates it).
 
 No hysteresis: one non-finite value is already damage. Steps that AMP's GradScaler skipped never
 reach the optimizer's step hooks, so they are never counted here.
@@ -30,8 +30,6 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if weights:
         where.append("weights")
     starts = [first.step] + ([first.first_nonfinite_step] if first.first_nonfinite_step is not None else [])
-    if not where:
-        where.append("output or loss")
     return Finding(
         kind=NON_FINITE,
         severity="error",

@@ -80,6 +80,12 @@ class GradientProbe:
             subset_norms=_norms(snapshot, self.device),
         )
 
+    def nonfinite_weight_layers(self) -> list[str]:
+        """The layers holding a NaN or Inf weight (one host transfer; for the end of a run)."""
+        norms = _norms([p.detach() for _, _, p in self._params], self.device).cpu().numpy()
+        bad = {self.layers[i].name for (i, _, _), n in zip(self._params, norms) if not np.isfinite(n)}
+        return [layer.name for layer in self.layers if layer.name in bad]
+
     def after_step(self, m: GradientMeasurement) -> None:
         torch._foreach_sub_(m.snapshot, [_subset(w) for w in self._weights])
         m.update_norms = _norms(m.snapshot, self.device)
