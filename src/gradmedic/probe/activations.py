@@ -33,12 +33,16 @@ def reduce_activation(
     else:
         other = [d for d in range(x.ndim) if d != unit_dim]
         unit_max = x.amax(dim=other)  # [units]
-    zero = (x == 0).sum()
-    none = torch.zeros((), dtype=zero.dtype, device=x.device)
-    sat_sig = ((x < margin) | (x > 1 - margin)).sum() if kind in (None, "sigmoid") else none
-    sat_tanh = (x.abs() > 1 - 2 * margin).sum() if kind in (None, "tanh") else none
-    lo = x.amin() if kind != "relu" else torch.zeros((), dtype=x.dtype, device=x.device)
-    header = torch.stack([zero.to(x.dtype), sat_sig.to(x.dtype), sat_tanh.to(x.dtype), lo])
+    # Counting with sign() and float sums: several times faster on CPU than reducing bool masks.
+    signs = torch.sign(x)
+    nonzero = signs.sum() if kind == "relu" else signs.abs_().sum()  # relu outputs are never negative
+    zero = x.numel() - nonzero
+    none = torch.zeros((), dtype=x.dtype, device=x.device)
+    # saturated: |y - 1/2| > 1/2 - margin (sigmoid), |y| > 1 - 2 margin (tanh); exact ties do not count
+    sat_sig = torch.sign((x - 0.5).abs_().sub_(0.5 - margin).clamp_min_(0)).sum() if kind in (None, "sigmoid") else none
+    sat_tanh = torch.sign(x.abs().sub_(1 - 2 * margin).clamp_min_(0)).sum() if kind in (None, "tanh") else none
+    lo = x.amin() if kind != "relu" else none
+    header = torch.stack([zero, sat_sig, sat_tanh, lo])
     return header.float(), unit_max.float()
 
 
