@@ -178,8 +178,10 @@ def test_frozen_shared_and_unused_parameters() -> None:
     with _watch(model, opt) as monitor:
         fit(model, opt, 30, monitor)
     report = monitor.report()
-    names = {i.name for i in report.layers}
-    assert "frozen" not in names and "unused" in names and "enc" in names
+    info = {i.name: i for i in report.layers}
+    assert "unused" in info and "enc" in info
+    # the frozen layer has no gradient statistics, but its activated output is its own
+    assert info["frozen"].num_params == 0 and not info["frozen"].has_weights and info["frozen"].units == 64
     assert report.healthy, report.to_dict()["diagnoses"]
 
 

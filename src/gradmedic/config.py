@@ -31,6 +31,9 @@ class Config:
     exploding_depth_ratio: float = 70.0
     # A spike is a global norm this many times the running median of the history before the window.
     exploding_spike_factor: float = 10.0
+    # A spike must also keep climbing within the window, or stand this far above the history: a norm
+    # that jumps 10x when learning takes off after a plateau and then holds steady is healthy.
+    exploding_severe_factor: float = 100.0
     # Sampled steps of history needed before spikes are judged (early training moves a lot).
     exploding_min_history: int = 8
     # Growth within one window by this factor (last vs first sampled step, sustained) is explosion.

@@ -25,7 +25,7 @@ from .config import Config
 from .detectors.engine import Engine
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
-from .probe.layers import check_model, check_optimizers, find_layers
+from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
 from .probe.sentinel import Sentinel
 from .records import SEVERITY_RANK, Diagnosis, LayerInfo, LayerStats, Report, StepStats
 from .sinks.base import SinkSet
@@ -59,10 +59,12 @@ class Monitor:
         self._step = 0
         self._grad = GradientProbe(self.layers)
         self._sentinel = Sentinel(self.config.every)
+        hooked = sorted(self.layers + find_frozen_layers(model), key=lambda layer: layer.index)
         self._probe = ForwardProbe(
-            model, self.layers, self.config.saturation_margin, self._on_pass_start, self._on_output, self._guard
+            model, hooked, self.config.saturation_margin, self._on_pass_start, self._on_output, self._guard
         )
-        self._probe.sampling = self.config.is_sampled(0)
+        if self.config.is_sampled(0):
+            self._probe.arm()
         self._engine = Engine(self.config)
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
@@ -153,6 +155,7 @@ class Monitor:
         self._sentinel.record_output(output, self._step)
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._emit_pending()  # in case the root module is never called, so no pass start emitted it
         if self.config.is_sampled(self._step):
             self._measurement = self._grad.before_step()
 
@@ -164,7 +167,9 @@ class Monitor:
             self._probe.reset_sites()
         self._step += 1
         self._stepped = True
-        self._probe.sampling = self.config.is_sampled(self._step)
+        self._probe.new_pass()
+        if self.config.is_sampled(self._step):
+            self._probe.arm()
 
     # --- one host transfer per sampled step -----------------------------------------------------------
     def _finalize(self, m: GradientMeasurement) -> None:
@@ -248,7 +253,13 @@ class Monitor:
         if key == self._infos_key:
             return
         self._infos_key = key
-        order = self._probe.order
+        order = dict(self._probe.order)
+        for layer in self.layers:  # never called as a module (out_proj inside attention): its parent's depth
+            parent = layer.name
+            while layer.name not in order and "." in parent:
+                parent = parent.rsplit(".", 1)[0]
+                if parent in order:
+                    order[layer.name] = order[parent]
         fallback = len(order) + 1
         weight_layers = [layer for layer in self.layers if layer.compares_by_depth and layer.name in order]
         output = max(weight_layers, key=lambda layer: order[layer.name]).name if weight_layers else ""
@@ -260,7 +271,8 @@ class Monitor:
                 type=type(layer.module).__name__,
                 order=order.get(layer.name, fallback + layer.index),
                 num_params=layer.num_params,
-                has_weights=layer.compares_by_depth,
+                # a layer of unknown depth cannot stand in a depth profile
+                has_weights=layer.compares_by_depth and layer.name in order,
                 activation=self._activation_label(site.module) if site else "",
                 activation_module=site.module if site else "",
                 units=site.units if site else 0,

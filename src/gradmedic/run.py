@@ -39,6 +39,9 @@ class RunOptions:
     config: Config | None = None
 
 
+WRAPPERS = {"DistributedDataParallel", "DataParallel", "FullyShardedDataParallel", "OptimizedModule"}
+
+
 def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
     """The modules an optimizer trains: the smallest module holding all its parameters, or else the
     top-level modules that hold some of them."""
@@ -53,9 +56,15 @@ def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
         owned = {id(p) for p in module.parameters()}
         if owned & wanted:
             holders.append((module, owned))
-    covering = [(len(owned), sum(1 for _ in m.modules()), m) for m, owned in holders if wanted <= owned]
+    # the smallest holder; on a tie (a class wrapping one Sequential), the user's own outer class,
+    # but never a parallel or compile wrapper
+    covering = [
+        (len(owned), type(m).__name__ in WRAPPERS, -sum(1 for _ in m.modules()), i, m)
+        for i, (m, owned) in enumerate(holders)
+        if wanted <= owned
+    ]
     if covering:
-        return [min(covering, key=lambda c: (c[0], c[1]))[2]]
+        return [min(covering, key=lambda c: c[:4])[4]]
     children = {id(c) for m, _ in holders for c in m.modules() if c is not m}
     return [m for m, _ in holders if id(m) not in children]
 
@@ -208,6 +217,9 @@ def run(script: str, args: list[str], options: RunOptions) -> int:
 
     The report is written whatever happens: a normal end, ``sys.exit``, an exception or Ctrl-C.
     """
+    if not os.path.isfile(script):
+        print(f"gradmedic run: no such script: {script}", file=sys.stderr)
+        return 2
     watcher = ScriptWatcher(options)
     watcher.install()
     code = 0

@@ -24,13 +24,13 @@ def run(norms, profiles=None, layers=LAYERS, cfg=CFG):
 
 def test_spike_rule():
     w = CFG.window
-    finding = run([1.0] * CFG.exploding_min_history + [50.0] * w)
+    finding = run([1.0] * CFG.exploding_min_history + [500.0] * w)
     assert finding is not None
     assert finding.kind == EXPLODING
     assert finding.severity == "warning"
     assert finding.evidence["rules"] == ["spike"]
     assert finding.evidence["baseline_norm"] == pytest.approx(1.0)
-    assert finding.evidence["spike_factor"] == pytest.approx(50.0)
+    assert finding.evidence["spike_factor"] == pytest.approx(500.0)
     assert finding.evidence["suggested_clip"] == pytest.approx(1.0)
     assert finding.first_step == 10 * CFG.exploding_min_history
     assert finding.step == 10 * (CFG.exploding_min_history + w - 1)
@@ -38,13 +38,13 @@ def test_spike_rule():
 
 
 def test_spike_needs_min_history():
-    assert run([1.0] * (CFG.exploding_min_history - 1) + [50.0] * CFG.window) is None
+    assert run([1.0] * (CFG.exploding_min_history - 1) + [500.0] * CFG.window) is None
 
 
 def test_spike_needs_persist_steps():
     base = [1.0] * CFG.exploding_min_history
-    assert run(base + [1.0, 1.0] + [50.0] * (CFG.persist - 1)) is None
-    assert run(base + [1.0] + [50.0] * CFG.persist) is not None
+    assert run(base + [1.0, 1.0] + [500.0] * (CFG.persist - 1)) is None
+    assert run(base + [1.0] + [500.0] * CFG.persist) is not None
 
 
 @pytest.mark.parametrize("position", range(6))
@@ -104,7 +104,7 @@ def test_depth_rule_hysteresis():
 
 def test_layers_tie_on_growth_goes_to_largest_gradient():
     profiles = [[1.0, 5.0, 2.0, 1.0, 1.0]] * 14
-    finding = run([1.0] * 8 + [50.0] * 6, profiles=profiles)
+    finding = run([1.0] * 8 + [500.0] * 6, profiles=profiles)
     assert finding is not None
     assert finding.layers == ("fc1",)
 
@@ -112,9 +112,19 @@ def test_layers_tie_on_growth_goes_to_largest_gradient():
 def test_layers_name_the_layer_whose_gradient_grew_most():
     calm = [[1.0, 5.0, 2.0, 1.0, 1.0]] * 8
     wild = [[1.0, 50.0, 2.0, 30.0, 1.0]] * 6  # fc1 grew 10x to 50 (the largest); fc3 grew 30x to 30
-    finding = run([1.0] * 8 + [50.0] * 6, profiles=calm + wild)
+    finding = run([1.0] * 8 + [500.0] * 6, profiles=calm + wild)
     assert finding is not None
     assert finding.layers == ("fc3",)
+
+
+def test_a_new_steady_level_after_a_plateau_is_not_an_explosion():
+    # learning takes off: the norm rises 13x from the warm-up plateau and holds (train_two_optimizers.py)
+    assert run([0.23] * 12 + [3.0, 2.5, 3.2, 2.8, 3.1, 2.9] * 3) is None
+
+
+def test_a_moderate_spike_that_keeps_climbing_is_an_explosion():
+    finding = run([1.0] * 10 + [12.0, 15.0, 20.0, 40.0, 60.0, 90.0])
+    assert finding is not None and "spike" in finding.evidence["rules"]
 
 
 def test_window_not_full_raises_nothing():

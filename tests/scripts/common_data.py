@@ -5,8 +5,32 @@ Everything is offline: scikit-learn's bundled 8x8 digits, or synthetic tensors m
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+
+
+def _digits_arrays():
+    """The digits as NumPy arrays (data [N, 64] in 0..16, target [N]).
+
+    Reads the very file ``sklearn.datasets.load_digits`` reads, from scikit-learn's package data,
+    without importing scikit-learn (which costs about a second per script); falls back to
+    ``load_digits`` itself if the file is not where it used to be.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            table = np.loadtxt(path, delimiter=",")  # [N, 65]: 64 pixels, then the label
+            return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    data = sk_load_digits()
+    return data.data, data.target
 
 
 def load_digits(images: bool = False, seed: int = 0):
@@ -15,11 +39,9 @@ def load_digits(images: bool = False, seed: int = 0):
     With ``images`` the inputs are [N, 1, 8, 8]; otherwise flat [N, 64]. Border pixels are almost
     always zero, as in the original data.
     """
-    from sklearn.datasets import load_digits as sk_load_digits
-
-    data = sk_load_digits()
-    x = torch.tensor(data.data, dtype=torch.float32) / 16.0  # [N, 64]
-    y = torch.tensor(data.target, dtype=torch.long)  # [N]
+    data, target = _digits_arrays()
+    x = torch.tensor(data, dtype=torch.float32) / 16.0  # [N, 64]
+    y = torch.tensor(target, dtype=torch.long)  # [N]
     if images:
         x = x.view(-1, 1, 8, 8)  # [N, 1, 8, 8]
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))

@@ -34,7 +34,11 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if len(earlier) >= cfg.exploding_min_history:
         baseline = median(earlier[-4 * cfg.window :])
         spikes = [n for n in finite if n > cfg.exploding_spike_factor * baseline]
-        if baseline > 0 and len(spikes) >= cfg.persist:
+        half = len(finite) // 2
+        climbing = half > 0 and median(finite[half:]) > 2 * median(finite[:half])
+        severe = bool(spikes) and median(spikes) > cfg.exploding_severe_factor * baseline
+        # a new level that holds steady (learning taking off after a plateau) is not an explosion
+        if baseline > 0 and len(spikes) >= cfg.persist and (climbing or severe):
             rules.append("spike")
             evidence["baseline_norm"] = baseline
             evidence["spike_factor"] = median(spikes) / baseline

@@ -5,7 +5,8 @@ layer that ran before it in the same forward pass), so ``zero_fraction/fc2`` mea
 activated output, whether the activation is an ``nn.ReLU`` module, a reused module, or ``F.relu``
 read from the input of the next layer. The first layer's input is data, never an activation.
 
-Only the root model's two hooks stay registered on every step; the post-hook hands the output to
+Only the root model's two hooks stay registered on every step (the per-layer hooks do not need the
+root to be called: a ModuleDict whose parts are called one by one is watched too); the post-hook hands the output to
 the every-step non-finite check (probe/sentinel.py). The per-layer hooks are armed for the
 passes of a sampled step and removed after it, so unsampled steps pay nothing for them.
 """
@@ -20,6 +21,11 @@ from torch.utils.hooks import RemovableHandle
 
 from .activations import Site
 from .layers import Layer, activation_kind
+
+
+def _training(module: nn.Module) -> bool:
+    """A training pass: gradients on and the module in train mode (evaluation passes are not counted)."""
+    return torch.is_grad_enabled() and module.training
 
 
 def output_tensors(output: Any) -> list[torch.Tensor]:
@@ -50,13 +56,11 @@ class ForwardProbe:
         self.model = model
         self.layers = layers
         self.margin = margin
-        self.sampling = False
         self.sites: dict[str, Site] = {}
         self.order: dict[str, int] = {}
         self._on_pass_start = on_pass_start
         self._on_output = on_output
         self._guard = guard
-        self._in_pass = False
         self._producer: Layer | None = None
         self._measured: set[str] = set()
         self._armed: list[RemovableHandle] = []
@@ -72,25 +76,28 @@ class ForwardProbe:
 
     # --- root hooks: every step --------------------------------------------------------------------
     def _root_pre(self, module: nn.Module, args: Any) -> None:
-        self._in_pass = torch.is_grad_enabled() and module.training
-        if not self._in_pass:
+        if not _training(module):
             return
         self._on_pass_start()
-        self._producer = None
-        self._measured.clear()
-        if self.sampling and not self._armed:
-            self._arm()
+        self.new_pass()
 
     def _root_post(self, module: nn.Module, args: Any, output: Any) -> None:
-        if not self._in_pass:
+        if not _training(module):
             return
-        self._in_pass = False
         tensors = output_tensors(output)
         if tensors:
             self._on_output(tensors[0])
 
+    def new_pass(self) -> None:
+        """Forget the producer chain: a new forward pass starts (or a new step, when the root is never called)."""
+        self._producer = None
+        self._measured.clear()
+
     # --- per-layer hooks: armed on sampled steps only --------------------------------------------
-    def _arm(self) -> None:
+    def arm(self) -> None:
+        """Register the per-layer hooks for the passes of the next sampled step (idempotent)."""
+        if self._armed:
+            return
         for layer in self.layers:
             self._armed.append(layer.module.register_forward_pre_hook(self._guard(self._layer_pre(layer))))
             if not layer.is_norm:
@@ -105,7 +112,7 @@ class ForwardProbe:
 
     def _layer_pre(self, layer: Layer) -> Callable[[nn.Module, Any], None]:
         def hook(module: nn.Module, args: Any) -> None:
-            if not self._in_pass:
+            if not _training(module):
                 return
             self.order.setdefault(layer.name, len(self.order))
             producer = self._producer
@@ -119,14 +126,14 @@ class ForwardProbe:
 
     def _layer_post(self, layer: Layer) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if self._in_pass:
+            if _training(module):
                 self._producer = layer
 
         return hook
 
     def _activation_post(self, name: str, kind: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if not self._in_pass or not isinstance(output, torch.Tensor) or output.ndim < 1:
+            if not _training(module) or not isinstance(output, torch.Tensor) or output.ndim < 1:
                 return
             producer = self._producer
             site = producer.name if producer is not None else name

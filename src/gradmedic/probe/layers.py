@@ -105,6 +105,17 @@ def find_layers(model: nn.Module) -> list[Layer]:
     return layers
 
 
+def find_frozen_layers(model: nn.Module) -> list[Layer]:
+    """Modules whose own parameters are all frozen. They get no gradient statistics, but their outputs
+    are still activations of their own (not of the trainable layer before them)."""
+    frozen = []
+    for index, (name, module) in enumerate(model.named_modules()):
+        own = list(module.parameters(recurse=False))
+        if own and not any(p.requires_grad for p in own):
+            frozen.append(Layer(name=name or type(module).__name__, module=module, index=index))
+    return frozen
+
+
 def check_model(model: nn.Module) -> None:
     """Raise a clear error for a model gradmedic cannot watch."""
     params = list(model.parameters())
