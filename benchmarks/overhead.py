@@ -1,8 +1,10 @@
 """Step-time overhead of gradmedic, side by side with a plain loop, alternating in one process.
 
-Two identical models train on the same batches: one plain, one watched. Blocks of steps alternate
-between them, so drift in the machine's speed hits both alike. Prints the median over rounds of
-(watched time / plain time) per configuration. Never asserted in tests: timings are noisy.
+One model trains in blocks of steps that alternate between plain and watched, so drift in the
+machine's speed hits both alike. Prints the median over rounds of (watched time / plain time) per
+configuration, next to an A/A row (the noise floor), and "in hooks": 1 + the time spent inside
+gradmedic's hooks over the time of the rest of the step, a figure that machine noise barely moves.
+Never asserted in tests: timings are noisy.
 
     python benchmarks/overhead.py                 # default settings and full statistics every step
     python benchmarks/overhead.py --rounds 30     # longer, steadier
@@ -93,6 +95,39 @@ def measure(name: str, every: int, rounds: int, block: int, batch: int) -> tuple
     return statistics.median(ratios), statistics.median(tp), statistics.median(tw)
 
 
+def time_inside(name: str, every: int, steps: int, batch: int) -> float:
+    """Seconds spent inside gradmedic's hooks per second of training: robust to machine noise on the CPU,
+    where every op in a hook runs synchronously. (Misses cache effects on the user's own work.)"""
+    from gradmedic import monitor as monitor_module
+
+    inside = [0.0]
+    original = monitor_module.Monitor._guard
+
+    def timed_guard(self: monitor_module.Monitor, fn: Callable[..., object]) -> Callable[..., None]:
+        guarded = original(self, fn)
+
+        def timed(*args: object, **kwargs: object) -> None:
+            start = time.perf_counter()
+            guarded(*args, **kwargs)
+            inside[0] += time.perf_counter() - start
+
+        return timed
+
+    monitor_module.Monitor._guard = timed_guard  # type: ignore[method-assign]
+    try:
+        torch.manual_seed(0)
+        model = MODELS[name]()
+        opt = torch.optim.Adam(model.parameters(), 1e-4)
+        run = make_step(model, opt, torch.randn(batch, 512), torch.randint(0, 10, (batch,)))
+        time_block(run, 10)
+        monitor = gradmedic.watch(model, opt, config=Config(every=every, warmup_steps=0), console=False)
+        total = time_block(run, steps) * steps
+        monitor.close()
+    finally:
+        monitor_module.Monitor._guard = original  # type: ignore[method-assign]
+    return inside[0] / (total - inside[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
@@ -103,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"model={args.model} batch={args.batch} threads={args.threads} rounds={args.rounds} block={args.block}")
-    print(f"{'configuration':34s} {'plain ms/step':>14s} {'watched ms/step':>16s} {'ratio':>7s}")
+    print(f"{'configuration':34s} {'plain ms/step':>14s} {'watched ms/step':>16s} {'ratio':>7s} {'in hooks':>9s}")
     configurations = [
         ("plain vs plain (noise floor)", 0),
         (f"gradmedic default (every={Config().every})", Config().every),
@@ -111,7 +146,8 @@ def main() -> None:
     ]
     for label, every in configurations:
         ratio, tp, tw = measure(args.model, every, args.rounds, args.block, args.batch)
-        print(f"{label:34s} {tp * 1e3:14.2f} {tw * 1e3:16.2f} {ratio:7.3f}")
+        inside = f"{1 + time_inside(args.model, every, 200, args.batch):9.3f}" if every else f"{'-':>9s}"
+        print(f"{label:34s} {tp * 1e3:14.2f} {tw * 1e3:16.2f} {ratio:7.3f} {inside}")
 
 
 if __name__ == "__main__":
