@@ -320,3 +320,10 @@ def test_masked_output_with_minus_inf_is_not_non_finite() -> None:
             opt.step()
             monitor.observe_loss(loss)
     assert monitor.report().healthy, monitor.report().to_dict()["diagnoses"]
+
+
+def test_non_scalar_loss_is_refused_with_a_fix() -> None:
+    model = relu_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with _watch(model, opt) as monitor, pytest.raises(ValueError, match=r"loss\.mean\(\)"):
+        monitor.observe_loss(torch.ones(4))

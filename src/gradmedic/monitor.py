@@ -26,7 +26,7 @@ from .detectors.engine import Engine
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
-from .probe.sentinel import Sentinel
+from .probe.sentinel import Interval, Sentinel
 from .records import SEVERITY_RANK, Diagnosis, LayerInfo, LayerStats, Report, StepStats
 from .sinks.base import SinkSet
 
@@ -92,17 +92,17 @@ class Monitor:
 
         Call it before or after ``optimizer.step()``; either way the loss is filed under its own step.
         """
+        if isinstance(loss, torch.Tensor) and loss.numel() != 1:
+            raise ValueError(
+                f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}; pass loss.mean()"
+            )
         if self._disabled or self._closed:
             return
         try:
-            if isinstance(loss, torch.Tensor) and loss.numel() != 1:
-                raise ValueError(f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}")
             if self._pending is not None:
                 self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
             else:
                 self._sentinel.record_loss(loss, self._step - 1 if self._stepped else self._step)
-        except ValueError:
-            raise
         except Exception as exc:
             self._fail(exc)
 
@@ -189,16 +189,7 @@ class Monitor:
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
         interval = self._sentinel.read(values[offset:] if sentinel is not None else None)
         self._refresh_infos()
-        self._pending = StepStats(
-            step=self._step,
-            layers=layer_stats,
-            global_grad_norm=global_norm,
-            loss=interval.losses.get(self._step),
-            nonfinite_loss=interval.nonfinite_loss_step is not None,
-            nonfinite_output=interval.nonfinite_output_step is not None,
-            first_nonfinite_step=interval.first_nonfinite_step,
-            losses=interval.losses,
-        )
+        self._pending = _step_stats(self._step, layer_stats, global_norm, interval)
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""
@@ -235,17 +226,8 @@ class Monitor:
         bad_weights = self._grad.nonfinite_weight_layers()
         if interval.nonfinite_loss_step is None and not bad_weights:
             return
-        self._ingest(
-            StepStats(
-                step=step,
-                layers={name: LayerStats(nonfinite_weight=True) for name in bad_weights},
-                global_grad_norm=float("nan"),
-                nonfinite_loss=interval.nonfinite_loss_step is not None,
-                nonfinite_output=interval.nonfinite_output_step is not None,
-                first_nonfinite_step=step,
-                losses=interval.losses,
-            )
-        )
+        layers = {name: LayerStats(nonfinite_weight=True) for name in bad_weights}
+        self._ingest(_step_stats(step, layers, float("nan"), interval))
 
     def _refresh_infos(self) -> None:
         """Rebuild the layer table, only when the probe learned a new layer, site or unit count."""
@@ -319,6 +301,20 @@ class Monitor:
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _step_stats(step: int, layers: dict[str, LayerStats], global_norm: float, interval: Interval) -> StepStats:
+    """A sampled step's record, with what the every-step sentinel saw since the previous one."""
+    return StepStats(
+        step=step,
+        layers=layers,
+        global_grad_norm=global_norm,
+        loss=interval.losses.get(step),
+        nonfinite_loss=interval.nonfinite_loss_step is not None,
+        nonfinite_output=interval.nonfinite_output_step is not None,
+        first_nonfinite_step=interval.first_nonfinite_step,
+        losses=interval.losses,
+    )
 
 
 def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
