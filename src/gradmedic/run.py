@@ -16,7 +16,6 @@ import sys
 import traceback
 import types
 import warnings
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -81,7 +80,6 @@ def _label(model: nn.Module, taken: set[str]) -> str:
 class Watched:
     label: str  # "" for the first model: its layers keep their plain names
     monitor: Monitor
-    optimizer_ref: Callable[[], torch.optim.Optimizer | None]
 
 
 @dataclass
@@ -158,7 +156,7 @@ class ScriptWatcher:
                 config=self.options.config,
                 console=not self.options.quiet,
             )
-            self.watched.append(Watched(label, monitor, weakref.ref(optimizer)))
+            self.watched.append(Watched(label, monitor))
             monitors.append(monitor)
         return monitors
 
