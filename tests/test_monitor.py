@@ -222,6 +222,23 @@ def test_nan_loss_is_diagnosed_non_finite_without_crashing() -> None:
     assert "weights" in nonfinite.evidence["in"] or "loss" in nonfinite.evidence["in"]
 
 
+def test_nan_without_a_loss_is_dated_by_the_output_check() -> None:
+    torch.manual_seed(0)
+    model = relu_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = data.digits()
+    with _watch(model, opt) as monitor:
+        for i, (xb, yb) in enumerate(data.batches(x, y, 64, 40)):
+            opt.zero_grad()
+            if i == 27:  # not a sampled step, and no loss is handed over: only the output sum sees it
+                xb = xb.clone()
+                xb[0, 0] = float("nan")
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    nonfinite = next(d for d in monitor.report().diagnoses if d.kind == "non_finite")
+    assert nonfinite.first_step == 27
+
+
 def test_nan_float_loss_is_accepted() -> None:
     model = relu_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)

@@ -1,7 +1,7 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
-Per step it costs two root-module hooks, two optimizer hooks and one device op (the non-finite
-check of probe/sentinel.py). On sampled steps it arms the per-layer hooks, measures gradients
+Per step it costs two root-module hooks, two optimizer hooks and at most one device op (the
+non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On sampled steps it arms the per-layer hooks, measures gradients
 and updates with foreach kernels, and moves everything to the host in one transfer. It never raises
 into the user's loop: an internal error switches the monitor off with one warning.
 """
@@ -60,7 +60,7 @@ class Monitor:
         self._closed = False
         self._step = 0
         self._grad = GradientProbe(self.layers)
-        self._sentinel = Sentinel(self.config.every)
+        self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
         if self.config.is_sampled(0):
@@ -72,6 +72,7 @@ class Monitor:
         self._pending: StepStats | None = None  # the last sampled step, until its loss had a chance to arrive
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
+        self._loss_step = -2  # the last step whose loss was handed over
         self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
         self._doctor = Doctor(model, optimizers, self.config) if treat else None
@@ -101,10 +102,12 @@ class Monitor:
         if self._disabled or self._closed:
             return
         try:
+            step = self._step - 1 if self._stepped else self._step
+            self._loss_step = step
             if self._pending is not None:
                 self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
             else:
-                self._sentinel.record_loss(loss, self._step - 1 if self._stepped else self._step)
+                self._sentinel.record_loss(loss, step)
         except Exception as exc:
             self._fail(exc)
 
@@ -161,7 +164,10 @@ class Monitor:
         self._emit_pending()
 
     def _on_output(self, output: torch.Tensor) -> None:
-        self._sentinel.record_output(output, self._step)
+        # While the loss comes every step, its own check covers the output (NaN and Inf reach the loss),
+        # and a step costs no device op at all.
+        if self._loss_step < self._step - 1:
+            self._sentinel.record_output(output, self._step)
 
     def _sampled(self, step: int) -> bool:
         return self.config.is_sampled(step) or step < self._dense_until
@@ -175,7 +181,6 @@ class Monitor:
         if self._measurement is not None:
             self._finalize(self._measurement)
             self._measurement = None
-            self._probe.disarm()
             self._probe.reset_sites()
         self._step += 1
         self._stepped = True
@@ -183,7 +188,9 @@ class Monitor:
             self._treat_at_boundary(self._doctor)
         self._probe.new_pass()
         if self._sampled(self._step):
-            self._probe.arm()
+            self._probe.arm()  # a no-op when the hooks are still armed from this step
+        else:
+            self._probe.disarm()
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
@@ -199,11 +206,9 @@ class Monitor:
     def _finalize(self, m: GradientMeasurement) -> None:
         self._grad.after_step(m)
         sites = [s for s in self._probe.sites.values() if s.header is not None]
-        sentinel = self._sentinel.take()
-        parts = m.tensors() + [s.pack() for s in sites] + ([sentinel] if sentinel is not None else [])
-        dtype = sentinel.dtype if sentinel is not None else torch.float32
+        parts = m.tensors() + [s.pack() for s in sites] + self._sentinel.take()
         device = self._grad.device
-        values = torch.cat([p.to(device, dtype) for p in parts]).cpu().numpy()  # the one host transfer
+        values = torch.cat([p.to(device, _transfer_dtype(device)) for p in parts]).cpu().numpy()  # the one transfer
 
         layer_stats, global_norm = self._grad.unpack(m, values[: m.size])
         offset = m.size
@@ -211,7 +216,7 @@ class Monitor:
             act = site.unpack(values[offset : offset + site.packed_size])
             offset += site.packed_size
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
-        interval = self._sentinel.read(values[offset:] if sentinel is not None else None)
+        interval = self._sentinel.read(values[offset:])
         self._refresh_infos()
         self._pending = _step_stats(self._step, layer_stats, global_norm, interval)
 
@@ -259,8 +264,10 @@ class Monitor:
 
         A non-finite output is confirmed by a non-finite loss or by one look at the weights.
         """
-        sentinel = self._sentinel.take()
-        interval = self._sentinel.read(sentinel.cpu().numpy() if sentinel is not None else None)
+        parts = self._sentinel.take()
+        device = self._grad.device
+        values = torch.cat([p.to(device, _transfer_dtype(device)) for p in parts]).cpu().numpy() if parts else None
+        interval = self._sentinel.read(values)
         step = interval.first_nonfinite_step
         if step is None:
             if interval.losses:
@@ -351,6 +358,11 @@ def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:
         return diagnosis
     remedies = tuple(replace(r, applied=r.name in applied) for r in diagnosis.remedies)
     return replace(diagnosis, remedies=remedies)
+
+
+def _transfer_dtype(device: torch.device) -> torch.dtype:
+    """float64 keeps the losses exact; MPS has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def _step_stats(step: int, layers: dict[str, LayerStats], global_norm: float, interval: Interval) -> StepStats:

@@ -34,7 +34,7 @@ def test_functional_reduction_matches_boolean_counting(make, unit_dim) -> None: 
     x = make(torch.Generator().manual_seed(0))
     header, unit_max = reduce_activation(x, unit_dim, None, MARGIN)
     ref = _reference(x, unit_dim)
-    assert header[0].item() == ref["zero"]
+    assert x.numel() - header[0].item() == ref["zero"]
     assert header[1].item() == ref["sat_sig"]
     assert header[2].item() == ref["sat_tanh"]
     assert header[3].item() == pytest.approx(ref["lo"])
@@ -63,3 +63,24 @@ def test_relu_site_accumulates_over_passes_and_finds_dead_units() -> None:
 )
 def test_functional_kind_is_inferred_from_the_range(lo: float, hi: float, kind: str) -> None:
     assert infer_kind(lo, hi) == kind
+
+
+def test_settled_functional_site_skips_saturation_counts_until_its_range_changes() -> None:
+    site = Site("fc1", None, "", unit_dim=-1)
+    g = torch.Generator().manual_seed(0)
+    relu = lambda: torch.relu(torch.randn(32, 8, generator=g))  # noqa: E731
+    kinds = []
+    for _ in range(3):
+        site.add(relu(), MARGIN)
+        kinds.append((site.counted_as, site.unpack(site.pack().numpy()).kind))
+        site.reset()
+    assert kinds == [(None, "relu"), (None, "relu"), ("other", "relu")]
+    saturated = 0.001 + 0.998 * (torch.rand(32, 8, generator=g) > 0.5).float()  # now a saturated sigmoid's range
+    site.add(saturated, MARGIN)
+    stats = site.unpack(site.pack().numpy())
+    assert stats.kind == "sigmoid" and stats.saturated_fraction is None  # not counted on this step
+    assert stats.zero_fraction == 0.0
+    site.reset()
+    site.add(saturated, MARGIN)
+    stats = site.unpack(site.pack().numpy())
+    assert site.counted_as is None and stats.saturated_fraction is not None and stats.saturated_fraction == 1.0

@@ -13,8 +13,12 @@ import torch
 
 from ..records import ActivationStats
 
-# Layout of the packed tensor: [zero_count, sigmoid_saturated, tanh_saturated, min, *unit_max]
+# Layout of the packed tensor: [nonzero_count, sigmoid_saturated, tanh_saturated, min, *unit_max]
 _HEADER = 4
+
+# A functional activation read as "relu" or "other" on this many sampled steps in a row is then
+# measured without the saturation counts (about a third of the work), until its range says otherwise.
+SETTLED = 2
 
 
 def reduce_activation(
@@ -22,8 +26,8 @@ def reduce_activation(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reduce an activation tensor to (header[4], unit_max[units]) without leaving the device.
 
-    ``kind`` is the activation's kind when a module told us, or None for a functional activation,
-    whose kind is inferred later from its range; then both saturation counts are taken.
+    ``kind`` says what to count: a module's kind, or None for a functional activation whose kind is
+    inferred later from its range; then both saturation counts are taken. A count not taken is 0.
     """
     x = x.detach()
     if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
@@ -36,13 +40,12 @@ def reduce_activation(
     # Counting with sign() and float sums: several times faster on CPU than reducing bool masks.
     signs = torch.sign(x)
     nonzero = signs.sum() if kind == "relu" else signs.abs_().sum()  # relu outputs are never negative
-    zero = x.numel() - nonzero
     none = torch.zeros((), dtype=x.dtype, device=x.device)
     # saturated: |y - 1/2| > 1/2 - margin (sigmoid), |y| > 1 - 2 margin (tanh); exact ties do not count
     sat_sig = torch.sign((x - 0.5).abs_().sub_(0.5 - margin).clamp_min_(0)).sum() if kind in (None, "sigmoid") else none
     sat_tanh = torch.sign(x.abs().sub_(1 - 2 * margin).clamp_min_(0)).sum() if kind in (None, "tanh") else none
     lo = x.amin() if kind != "relu" else none
-    header = torch.stack([zero, sat_sig, sat_tanh, lo])
+    header = torch.stack([nonzero, sat_sig, sat_tanh, lo])
     return header.float(), unit_max.float()
 
 
@@ -57,9 +60,13 @@ class Site:
     header: torch.Tensor | None = None
     unit_max: torch.Tensor | None = None
     numel: int = 0
+    inferred: tuple[str, int] = ("", 0)  # a functional activation's last inferred kind, and for how many steps
+    counted_as: str | None = None  # what this step's reductions counted (see reduce_activation)
 
     def add(self, x: torch.Tensor, margin: float) -> None:
-        header, unit_max = reduce_activation(x, self.unit_dim, self.kind, margin)
+        if self.header is None:
+            self.counted_as = self._counting()
+        header, unit_max = reduce_activation(x, self.unit_dim, self.counted_as, margin)
         if self.header is None or self.unit_max is None or self.unit_max.shape != unit_max.shape:
             self.header, self.unit_max, self.numel = header, unit_max, 0
         else:
@@ -67,6 +74,12 @@ class Site:
             self.header = torch.cat([self.header[:3] + header[:3], lo.reshape(1)])
             self.unit_max = torch.maximum(self.unit_max, unit_max)
         self.numel += x.numel()
+
+    def _counting(self) -> str | None:
+        if self.kind is not None:
+            return self.kind
+        kind, steps = self.inferred
+        return "other" if kind in ("relu", "other") and steps >= SETTLED else None
 
     @property
     def units(self) -> int:
@@ -81,14 +94,19 @@ class Site:
 
     def unpack(self, values: np.ndarray) -> ActivationStats:
         """Turn this site's slice of the host array into an ActivationStats record."""
-        zero, sat_sig, sat_tanh, lo = (float(v) for v in values[:_HEADER])
+        nonzero, sat_sig, sat_tanh, lo = (float(v) for v in values[:_HEADER])
         unit_max = values[_HEADER:]
         numel = max(self.numel, 1)
-        kind = self.kind if self.kind is not None else infer_kind(lo, float(unit_max.max(initial=0.0)))
-        saturated = {"sigmoid": sat_sig, "tanh": sat_tanh}.get(kind)
+        kind = self.kind
+        if kind is None:
+            kind = infer_kind(lo, float(unit_max.max(initial=0.0)))
+            last, steps = self.inferred
+            self.inferred = (kind, steps + 1 if kind == last else 1)
+        counted = self.counted_as in (None, kind)
+        saturated = {"sigmoid": sat_sig, "tanh": sat_tanh}.get(kind) if counted else None
         return ActivationStats(
             kind=kind,
-            zero_fraction=zero / numel,
+            zero_fraction=max(self.numel - nonzero, 0.0) / numel,
             saturated_fraction=None if saturated is None else saturated / numel,
             active=unit_max > 0,
         )
