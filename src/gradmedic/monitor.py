@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -206,9 +207,8 @@ class Monitor:
     def _finalize(self, m: GradientMeasurement) -> None:
         self._grad.after_step(m)
         sites = [s for s in self._probe.sites.values() if s.header is not None]
-        parts = m.tensors() + [s.pack() for s in sites] + self._sentinel.take()
-        device = self._grad.device
-        values = torch.cat([p.to(device, _transfer_dtype(device)) for p in parts]).cpu().numpy()  # the one transfer
+        parts = m.tensors() + [t for s in sites for t in s.parts()] + self._sentinel.take()
+        values = _to_host(parts, self._grad.device)  # the one host transfer
 
         layer_stats, global_norm = self._grad.unpack(m, values[: m.size])
         offset = m.size
@@ -265,9 +265,7 @@ class Monitor:
         A non-finite output is confirmed by a non-finite loss or by one look at the weights.
         """
         parts = self._sentinel.take()
-        device = self._grad.device
-        values = torch.cat([p.to(device, _transfer_dtype(device)) for p in parts]).cpu().numpy() if parts else None
-        interval = self._sentinel.read(values)
+        interval = self._sentinel.read(_to_host(parts, self._grad.device) if parts else None)
         step = interval.first_nonfinite_step
         if step is None:
             if interval.losses:
@@ -360,9 +358,13 @@ def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:
     return replace(diagnosis, remedies=remedies)
 
 
-def _transfer_dtype(device: torch.device) -> torch.dtype:
-    """float64 keeps the losses exact; MPS has no float64."""
-    return torch.float32 if device.type == "mps" else torch.float64
+def _to_host(parts: list[torch.Tensor], device: torch.device) -> np.ndarray:
+    """Flat 1-d device tensors, joined as float32 and moved to the host in one transfer."""
+    try:
+        flat = torch.cat(parts)
+    except RuntimeError:  # tensors on several devices
+        flat = torch.cat([p.to(device) for p in parts])
+    return flat.float().cpu().numpy()
 
 
 def _step_stats(step: int, layers: dict[str, LayerStats], global_norm: float, interval: Interval) -> StepStats:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gradmedic.probe.activations import Site, infer_kind, reduce_activation
+from gradmedic.probe.activations import CHUNK, Site, cpu_scratch, infer_kind, reduce_activation
 
 MARGIN = 0.0025
 
@@ -28,12 +28,16 @@ def _reference(x: torch.Tensor, unit_dim: int) -> dict[str, object]:
         (lambda g: torch.sigmoid(3 * torch.randn(16, 8, 5, 5, generator=g)), 1),
         (lambda g: torch.tanh(4 * torch.randn(4, 10, 24, generator=g)), -1),
         (lambda g: torch.tensor([[0.0, 0.5, 1 - MARGIN, MARGIN, 1.0, -1.0, -(1 - 2 * MARGIN)]]), -1),  # exact ties
+        (lambda g: torch.sigmoid(6 * torch.randn(3, CHUNK + 7, generator=g)), -1),  # several chunks, a ragged end
+        (lambda g: torch.tanh(3 * torch.randn(2, 5, CHUNK // 4, generator=g)).half(), 1),  # a half chunk is copied
+        (lambda g: torch.relu(torch.randn(CHUNK // 2, 8, generator=g)).t(), -1),  # not contiguous: no chunks
     ],
 )
-def test_functional_reduction_matches_boolean_counting(make, unit_dim) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("scratch", [False, True])
+def test_functional_reduction_matches_boolean_counting(make, unit_dim, scratch) -> None:  # type: ignore[no-untyped-def]
     x = make(torch.Generator().manual_seed(0))
-    header, unit_max = reduce_activation(x, unit_dim, None, MARGIN)
-    ref = _reference(x, unit_dim)
+    header, unit_max = reduce_activation(x, unit_dim, None, MARGIN, cpu_scratch() if scratch else None)
+    ref = _reference(x.float(), unit_dim)
     assert x.numel() - header[0].item() == ref["zero"]
     assert header[1].item() == ref["sat_sig"]
     assert header[2].item() == ref["sat_tanh"]

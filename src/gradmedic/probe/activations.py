@@ -21,32 +21,67 @@ _HEADER = 4
 SETTLED = 2
 
 
+# On the CPU the element-wise counts run in chunks through a reused scratch buffer: a fresh
+# activation-sized temporary costs more in page faults than the counting itself.
+CHUNK = 1 << 17
+
+
+def cpu_scratch() -> torch.Tensor:
+    """Two float32 rows of CHUNK elements: the counts' work space, and a float32 copy of a half chunk."""
+    return torch.empty(2, CHUNK)
+
+
 def reduce_activation(
-    x: torch.Tensor, unit_dim: int, kind: str | None, margin: float
+    x: torch.Tensor, unit_dim: int, kind: str | None, margin: float, scratch: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reduce an activation tensor to (header[4], unit_max[units]) without leaving the device.
 
     ``kind`` says what to count: a module's kind, or None for a functional activation whose kind is
     inferred later from its range; then both saturation counts are taken. A count not taken is 0.
+    ``scratch`` (from ``cpu_scratch``) lets a contiguous CPU tensor be counted without temporaries.
     """
     x = x.detach()
-    if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
+    if not x.is_floating_point():
         x = x.float()
     if unit_dim == -1 or x.ndim < 2:
         unit_max = x.reshape(-1, x.shape[-1]).amax(0)  # [units]
     else:
         other = [d for d in range(x.ndim) if d != unit_dim]
         unit_max = x.amax(dim=other)  # [units]
-    # Counting with sign() and float sums: several times faster on CPU than reducing bool masks.
-    signs = torch.sign(x)
+    zero = torch.zeros((), device=x.device)
+    lo = x.amin().float() if kind != "relu" else zero
+    if scratch is not None and x.device.type == "cpu" and x.is_contiguous():
+        flat = x.reshape(-1)
+        rows = []
+        for start in range(0, flat.numel(), CHUNK):
+            chunk = flat[start : start + CHUNK]
+            if chunk.dtype != torch.float32:
+                chunk = scratch[1, : chunk.numel()].copy_(chunk)
+            rows.append(_counts(chunk, kind, margin, scratch[0, : chunk.numel()], zero))
+    else:
+        rows = [_counts(x.float(), kind, margin, None, zero)]
+    if len(rows) == 1:
+        return torch.stack(rows[0] + [lo]), unit_max.float()
+    counts = torch.stack([t for row in rows for t in row]).view(len(rows), 3).sum(0)
+    return torch.cat([counts, lo.reshape(1)]), unit_max.float()
+
+
+def _counts(
+    x: torch.Tensor, kind: str | None, margin: float, out: torch.Tensor | None, zero: torch.Tensor
+) -> list[torch.Tensor]:
+    """[nonzero, sigmoid-saturated, tanh-saturated] of float32 ``x`` as 0-d sums; ``out`` is work space.
+
+    Counting with sign() and float sums: several times faster on CPU than reducing bool masks.
+    Saturated: |y - 1/2| > 1/2 - margin (sigmoid), |y| > 1 - 2 margin (tanh); exact ties do not count.
+    """
+    signs = torch.sign(x, out=out)
     nonzero = signs.sum() if kind == "relu" else signs.abs_().sum()  # relu outputs are never negative
-    none = torch.zeros((), dtype=x.dtype, device=x.device)
-    # saturated: |y - 1/2| > 1/2 - margin (sigmoid), |y| > 1 - 2 margin (tanh); exact ties do not count
-    sat_sig = torch.sign((x - 0.5).abs_().sub_(0.5 - margin).clamp_min_(0)).sum() if kind in (None, "sigmoid") else none
-    sat_tanh = torch.sign(x.abs().sub_(1 - 2 * margin).clamp_min_(0)).sum() if kind in (None, "tanh") else none
-    lo = x.amin() if kind != "relu" else none
-    header = torch.stack([nonzero, sat_sig, sat_tanh, lo])
-    return header.float(), unit_max.float()
+    sat_sig = sat_tanh = zero
+    if kind in (None, "sigmoid"):
+        sat_sig = torch.sub(x, 0.5, out=out).abs_().sub_(0.5 - margin).clamp_min_(0).sign_().sum()
+    if kind in (None, "tanh"):
+        sat_tanh = torch.abs(x, out=out).sub_(1 - 2 * margin).clamp_min_(0).sign_().sum()
+    return [nonzero, sat_sig, sat_tanh]
 
 
 @dataclass
@@ -63,10 +98,10 @@ class Site:
     inferred: tuple[str, int] = ("", 0)  # a functional activation's last inferred kind, and for how many steps
     counted_as: str | None = None  # what this step's reductions counted (see reduce_activation)
 
-    def add(self, x: torch.Tensor, margin: float) -> None:
+    def add(self, x: torch.Tensor, margin: float, scratch: torch.Tensor | None = None) -> None:
         if self.header is None:
             self.counted_as = self._counting()
-        header, unit_max = reduce_activation(x, self.unit_dim, self.counted_as, margin)
+        header, unit_max = reduce_activation(x, self.unit_dim, self.counted_as, margin, scratch)
         if self.header is None or self.unit_max is None or self.unit_max.shape != unit_max.shape:
             self.header, self.unit_max, self.numel = header, unit_max, 0
         else:
@@ -85,9 +120,13 @@ class Site:
     def units(self) -> int:
         return 0 if self.unit_max is None else int(self.unit_max.shape[0])
 
-    def pack(self) -> torch.Tensor:
+    def parts(self) -> list[torch.Tensor]:
+        """The tensors to transfer, in the order ``unpack`` reads them."""
         assert self.header is not None and self.unit_max is not None
-        return torch.cat([self.header, self.unit_max])
+        return [self.header, self.unit_max]
+
+    def pack(self) -> torch.Tensor:
+        return torch.cat(self.parts())
 
     def reset(self) -> None:
         self.header, self.unit_max, self.numel = None, None, 0

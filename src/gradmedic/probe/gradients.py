@@ -21,8 +21,14 @@ def _norms(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
     if not tensors:
         return torch.zeros(0, device=device)
     dense = [t.coalesce().values() if t.is_sparse else t for t in tensors]
-    norms = torch._foreach_norm(dense)
-    return torch.stack([n.to(device=device, dtype=torch.float32) for n in norms])
+    try:
+        norms = list(torch._foreach_norm(dense, 2, dtype=torch.float32))
+    except RuntimeError:  # float64 tensors do not narrow inside the kernel
+        norms = [n.float() for n in torch._foreach_norm(dense)]
+    try:
+        return torch.stack(norms)
+    except RuntimeError:  # tensors on several devices
+        return torch.stack([n.to(device) for n in norms])
 
 
 # The update ratio ||dw|| / ||w|| is estimated on a fixed strided subset of each weight, so a sampled
@@ -37,23 +43,60 @@ def _subset(p: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class GradientMeasurement:
-    """The device tensors of one sampled step, and which layer each entry belongs to."""
+    """The device tensors of one sampled step, and which parameters had a gradient."""
 
-    grad_owner: list[tuple[int, bool, int]]  # (layer index, is_bias, numel) per gradient
-    grad_norms: torch.Tensor  # [n_grads]
-    param_owner: list[tuple[int, bool]]  # (layer index, is_bias) per parameter
-    param_norms: torch.Tensor  # [n_params]
-    snapshot: list[torch.Tensor]  # strided subsets of the weights before the step
-    subset_norms: torch.Tensor  # [n_weights]
+    with_grad: tuple[int, ...]  # indices into the probe's parameters
+    norms: torch.Tensor  # [n_grads + n_params + n_weights]: gradient, parameter and subset norms
     update_norms: torch.Tensor | None = None  # [n_weights], norms of the subsets' change, after the step
 
     def tensors(self) -> list[torch.Tensor]:
         assert self.update_norms is not None
-        return [self.grad_norms, self.param_norms, self.subset_norms, self.update_norms]
+        return [self.norms, self.update_norms]
 
     @property
     def size(self) -> int:
-        return len(self.grad_owner) + len(self.param_owner) + 2 * len(self.subset_norms)
+        assert self.update_norms is not None
+        return int(self.norms.shape[0] + self.update_norms.shape[0])
+
+
+@dataclass(frozen=True)
+class _Owners:
+    """Which layer each entry of a measurement belongs to, as index arrays for np.bincount."""
+
+    layer: np.ndarray  # per entry: the layer index
+    bias: np.ndarray  # per entry: a bias?
+    numel: np.ndarray  # per entry: element count
+
+
+class _Views:
+    """Detached aliases of the parameters and strided views of the weights, made once.
+
+    They stay valid while the optimizer updates in place; when a parameter's storage is replaced
+    (``p.data = ...``) they are made again.
+    """
+
+    def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
+        self._params, self._weights = params, weights
+        self._ptrs: list[int] = []
+        self._copied: list[int] = []  # weights whose subset is a copy (not contiguous): taken afresh each time
+        self.params: list[torch.Tensor] = []
+        self._subsets: list[torch.Tensor] = []
+        self.snapshot: list[torch.Tensor] = []  # one buffer per weight subset, reused across steps
+
+    def refresh(self) -> None:
+        ptrs = [p.data_ptr() for p in self._params]
+        if ptrs != self._ptrs:
+            self._ptrs = ptrs
+            self.params = [p.detach() for p in self._params]
+            self._subsets = [_subset(w) for w in self._weights]
+            self._copied = [k for k, w in enumerate(self._weights) if not w.is_contiguous()]
+            self.snapshot = [s.clone() for s in self._subsets]
+
+    @property
+    def subsets(self) -> list[torch.Tensor]:
+        for k in self._copied:
+            self._subsets[k] = _subset(self._weights[k])
+        return self._subsets
 
 
 class GradientProbe:
@@ -67,18 +110,18 @@ class GradientProbe:
             for p in group
         ]
         self._weights = [p for _, is_bias, p in self._params if not is_bias]
+        self._views = _Views([p for _, _, p in self._params], self._weights)
+        self._param_owners = _owners([(i, b, p.numel()) for i, b, p in self._params])
+        self._weight_layer = np.array([i for i, b, _ in self._params if not b], dtype=np.intp)
+        self._grad_owners: dict[tuple[int, ...], _Owners] = {}
 
     def before_step(self) -> GradientMeasurement:
-        with_grad = [(i, b, p) for i, b, p in self._params if p.grad is not None]
-        snapshot = [_subset(w).clone() for w in self._weights]
-        return GradientMeasurement(
-            grad_owner=[(i, b, p.numel()) for i, b, p in with_grad],
-            grad_norms=_norms([p.grad for _, _, p in with_grad if p.grad is not None], self.device),
-            param_owner=[(i, b) for i, b, _ in self._params],
-            param_norms=_norms([p.detach() for _, _, p in self._params], self.device),
-            snapshot=snapshot,
-            subset_norms=_norms(snapshot, self.device),
-        )
+        views = self._views
+        views.refresh()
+        torch._foreach_copy_(views.snapshot, views.subsets)
+        with_grad = tuple(k for k, (_, _, p) in enumerate(self._params) if p.grad is not None)
+        grads = [g for k in with_grad if (g := self._params[k][2].grad) is not None]
+        return GradientMeasurement(with_grad, _norms(grads + views.params + views.snapshot, self.device))
 
     def nonfinite_weight_layers(self) -> list[str]:
         """The layers holding a NaN or Inf weight (one host transfer; for the end of a run)."""
@@ -87,50 +130,57 @@ class GradientProbe:
         return [layer.name for layer in self.layers if layer.name in bad]
 
     def after_step(self, m: GradientMeasurement) -> None:
-        torch._foreach_sub_(m.snapshot, [_subset(w) for w in self._weights])
-        m.update_norms = _norms(m.snapshot, self.device)
-        m.snapshot = []
+        snapshot = self._views.snapshot
+        torch._foreach_sub_(snapshot, self._views.subsets)
+        m.update_norms = _norms(snapshot, self.device)
 
     def unpack(self, m: GradientMeasurement, values: np.ndarray) -> tuple[dict[str, LayerStats], float]:
         """Per-layer stats and the global gradient norm, from this measurement's slice of the host array."""
-        n_g, n_p, n_w = len(m.grad_owner), len(m.param_owner), len(self._weights)
+        grads = self._grad_owners.get(m.with_grad)
+        if grads is None:
+            grads = self._grad_owners[m.with_grad] = _owners(
+                [(i, b, p.numel()) for i, b, p in (self._params[k] for k in m.with_grad)]
+            )
+        params = self._param_owners
+        n_g, n_p, n_w = len(m.with_grad), len(self._params), len(self._weights)
+        values = values.astype(np.float64)
         grad, param = values[:n_g], values[n_g : n_g + n_p]
         subset, update = values[n_g + n_p : n_g + n_p + n_w], values[n_g + n_p + n_w :]
         n = len(self.layers)
-        g_sq, g_numel, b_sq = np.zeros(n), np.zeros(n), np.zeros(n)
-        has_g, has_b, bad_g = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
-        for (i, is_bias, numel), norm in zip(m.grad_owner, grad.astype(np.float64)):
-            bad_g[i] |= not np.isfinite(norm)
-            if is_bias:
-                b_sq[i] += norm * norm
-                has_b[i] = True
-            else:
-                g_sq[i] += norm * norm
-                g_numel[i] += numel
-                has_g[i] = True
-        w_sq, bad_w = np.zeros(n), np.zeros(n, bool)
-        for (i, is_bias), norm in zip(m.param_owner, param.astype(np.float64)):
-            bad_w[i] |= not np.isfinite(norm)
-            if not is_bias:
-                w_sq[i] += norm * norm
-        s_sq, u_sq = np.zeros(n), np.zeros(n)
-        weight_owner = [i for i, is_bias in m.param_owner if not is_bias]
-        for i, s_norm, u_norm in zip(weight_owner, subset.astype(np.float64), update.astype(np.float64)):
-            s_sq[i] += s_norm * s_norm
-            u_sq[i] += u_norm * u_norm
-        stats: dict[str, LayerStats] = {}
+
+        def per_layer(owners: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(owners, weights=weights, minlength=n)
+
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            for i, layer in enumerate(self.layers):
-                g_norm = float(np.sqrt(g_sq[i])) if has_g[i] else None
-                w_norm = float(np.sqrt(w_sq[i])) if layer.weights else None
-                stats[layer.name] = LayerStats(
-                    grad_norm=g_norm,
-                    grad_rms=None if g_norm is None else g_norm / float(np.sqrt(max(g_numel[i], 1))),
-                    bias_grad_norm=float(np.sqrt(b_sq[i])) if has_b[i] else None,
-                    weight_norm=w_norm,
-                    update_ratio=float(np.sqrt(u_sq[i] / s_sq[i])) if s_sq[i] > 0 and has_g[i] else None,
-                    nonfinite_grad=bool(bad_g[i]),
-                    nonfinite_weight=bool(bad_w[i]),
-                )
-            global_norm = float(np.sqrt(np.sum(grad.astype(np.float64) ** 2)))
+            gw, gb = grads.layer[~grads.bias], grads.layer[grads.bias]
+            g_sq, b_sq = per_layer(gw, grad[~grads.bias] ** 2), per_layer(gb, grad[grads.bias] ** 2)
+            g_numel = per_layer(gw, grads.numel[~grads.bias])
+            has_g, has_b = per_layer(gw) > 0, per_layer(gb) > 0
+            bad_g = per_layer(grads.layer, ~np.isfinite(grad)) > 0
+            w_sq = per_layer(params.layer[~params.bias], param[~params.bias] ** 2)
+            bad_w = per_layer(params.layer, ~np.isfinite(param)) > 0
+            s_sq, u_sq = per_layer(self._weight_layer, subset**2), per_layer(self._weight_layer, update**2)
+            g_norm, b_norm, w_norm = np.sqrt(g_sq), np.sqrt(b_sq), np.sqrt(w_sq)
+            g_rms = g_norm / np.sqrt(np.maximum(g_numel, 1))
+            ratio = np.sqrt(u_sq / s_sq)
+            global_norm = float(np.sqrt(np.sum(grad**2)))
+        stats: dict[str, LayerStats] = {}
+        for i, layer in enumerate(self.layers):
+            stats[layer.name] = LayerStats(
+                grad_norm=float(g_norm[i]) if has_g[i] else None,
+                grad_rms=float(g_rms[i]) if has_g[i] else None,
+                bias_grad_norm=float(b_norm[i]) if has_b[i] else None,
+                weight_norm=float(w_norm[i]) if layer.weights else None,
+                update_ratio=float(ratio[i]) if s_sq[i] > 0 and has_g[i] else None,
+                nonfinite_grad=bool(bad_g[i]),
+                nonfinite_weight=bool(bad_w[i]),
+            )
         return stats, global_norm
+
+
+def _owners(entries: list[tuple[int, bool, int]]) -> _Owners:
+    return _Owners(
+        layer=np.array([i for i, _, _ in entries], dtype=np.intp),
+        bias=np.array([b for _, b, _ in entries], dtype=bool),
+        numel=np.array([k for _, _, k in entries], dtype=np.float64),
+    )

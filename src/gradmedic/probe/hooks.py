@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .activations import Site
+from .activations import Site, cpu_scratch
 from .layers import Layer, activation_kind
 
 
@@ -64,6 +64,7 @@ class ForwardProbe:
         self._producer: Layer | None = None
         self._measured: set[str] = set()
         self._armed: list[RemovableHandle] = []
+        self._scratch: torch.Tensor | None = None  # made on the first CPU activation
         self._root: list[RemovableHandle] = [
             model.register_forward_pre_hook(guard(self._root_pre)),
             model.register_forward_hook(guard(self._root_post)),
@@ -151,7 +152,9 @@ class ForwardProbe:
         site = self.sites.get(site_name)
         if site is None or site.kind != kind or site.unit_dim != unit_dim:
             site = self.sites[site_name] = Site(site_name, kind, module, unit_dim)
-        site.add(x, self.margin)
+        if x.device.type == "cpu" and self._scratch is None:
+            self._scratch = cpu_scratch()
+        site.add(x, self.margin, self._scratch)
 
     def reset_sites(self) -> None:
         for site in self.sites.values():

@@ -3,7 +3,9 @@
 Each training step keeps the sum of the model's output (NaN and Inf survive a sum) as a 0-d device
 tensor, and the loss, when the user hands it over, as it is (a 0-d tensor costs no op to keep). Both
 ride along with the sampled step's single host transfer, which tells the exact first step that went
-non-finite and the loss of every step in between.
+non-finite and the loss of every step in between. Values travel as float32: a finite output whose
+sum overflows float32 (elements near 1e38 / numel) would read as non-finite, but such a model has
+blown up already.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ class Sentinel:
         self._taken: tuple[list[int], list[int]] = ([], [])
 
     def record_output(self, output: torch.Tensor, step: int) -> None:
-        dtype = torch.float32 if output.device.type == "mps" else torch.float64
-        self._outputs.append(output.detach().sum(dtype=dtype), step)
+        self._outputs.append(output.detach().sum(dtype=torch.float32), step)
 
     def record_loss(self, loss: torch.Tensor | float, step: int) -> None:
         if isinstance(loss, torch.Tensor):
