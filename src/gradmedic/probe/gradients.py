@@ -8,6 +8,7 @@ and measures how far the step moved each weight.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -75,7 +76,7 @@ class _Views:
     (``p.data = ...``) they are made again.
     """
 
-    def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
+    def __init__(self, params: Sequence[torch.Tensor], weights: Sequence[torch.Tensor]) -> None:
         self._params, self._weights = params, weights
         self._ptrs: list[int] = []
         self._copied: list[int] = []  # weights whose subset is a copy (not contiguous): taken afresh each time
