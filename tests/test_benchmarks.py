@@ -53,6 +53,20 @@ def test_overhead_table_reports_a_missing_peer() -> None:
     assert "fails [1]" in table and "setup_peers.sh" in table
 
 
+def test_repeated_cells_report_medians_and_every_ratio() -> None:
+    def run(ratio: float, in_hooks: float) -> dict[str, object]:
+        figures = dict(ratio=ratio, median_ratio=ratio, in_hooks=in_hooks, plain_ms=10.0, watched_ms=10 * ratio)
+        return dict(tool="gradmedic", model="mlp", ok=True, peak_rss_mb=110.0, plain_rss_mb=100.0, **figures)
+
+    failed = {"tool": "gradmedic", "model": "mlp", "ok": False, "stage": "run", "error": "boom"}
+    merged = overhead.combine([run(1.04, 1.02), failed, run(1.01, 1.01), run(1.02, 1.03)])
+    assert merged["ok"] and merged["ratio"] == 1.02 and merged["in_hooks"] == 1.02
+    assert merged["ratios"] == [1.04, 1.01, 1.02]
+    assert overhead.combine([failed]) == failed
+    merged["block"], merged["rounds"], merged["workload"] = 10, 16, "mlp"
+    assert "1.040, 1.010, 1.020" in overhead.tables([merged], ["gradmedic"], ["mlp"])
+
+
 def test_detection_scores_a_small_suite() -> None:
     cases = [replace(CASES[name], steps=40) for name in ("dead_born_bias_layer2_w128", "healthy_relu_d2_w128_adam")]
     results = scoring.outcomes([run_case(c) for c in cases])

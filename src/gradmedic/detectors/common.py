@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Mapping, Sequence
-
-import numpy as np
 
 from ..records import LayerInfo, StepStats
 
@@ -31,7 +30,7 @@ def depth_ratios(step: StepStats, depth: Sequence[LayerInfo]) -> dict[str, float
     Returns {} when the output layer's gradient is zero or missing.
     """
     rms = {info.name: step.layers[info.name].grad_rms for info in depth if info.name in step.layers}
-    present = [name for name, value in rms.items() if value is not None and np.isfinite(value)]
+    present = [name for name, value in rms.items() if value is not None and math.isfinite(value)]
     if len(present) < 2:
         return {}
     out = rms[present[-1]]

@@ -5,9 +5,8 @@ Only when the user hands the loss over (``monitor.observe_loss``) and the loss i
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
-
-import numpy as np
 
 from ..config import Config
 from ..records import LOSS_DIVERGENCE, Finding, LayerInfo, StepStats
@@ -15,13 +14,15 @@ from .common import median
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
-    losses = [(s.step, s.loss) for s in history if s.loss is not None and np.isfinite(s.loss)]
+    losses = [(s.step, s.loss) for s in history if s.loss is not None and math.isfinite(s.loss)]
     w = cfg.window
     if len(losses) < 3 * w or any(v <= 0 for _, v in losses):
         return None
     values = [v for _, v in losses]
-    smooth = [median(values[i : i + w]) for i in range(0, len(values) - w + 1)]
-    start, best, now = smooth[0], min(smooth), smooth[-1]
+    start, now = median(values[:w]), median(values[-w:])
+    if now <= start:  # the common, healthy case: no need for the running medians
+        return None
+    best = min(median(values[i : i + w]) for i in range(0, len(values) - w + 1))
     recent = values[-w:]
     above = [v for v in recent if v > cfg.divergence_factor * best and v > start]
     if now <= cfg.divergence_factor * best or now <= start or len(above) < cfg.persist:

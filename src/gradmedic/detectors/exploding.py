@@ -7,6 +7,7 @@ nothing. Non-finite values themselves are the non_finite detector's business.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if not window:
         return None
     norms = [s.global_grad_norm for s in window]
-    finite = [n for n in norms if np.isfinite(n)]
+    finite = [n for n in norms if math.isfinite(n)]
     evidence: dict[str, object] = {"global_grad_norm": finite[-1] if finite else float("nan")}
     rules: list[str] = []
 
@@ -30,7 +31,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         rules.append("overflow")
         evidence["max_norm"] = max(overflow)
 
-    earlier = [s.global_grad_norm for s in history[: -cfg.window] if np.isfinite(s.global_grad_norm)]
+    earlier = [s.global_grad_norm for s in history[: -cfg.window] if math.isfinite(s.global_grad_norm)]
     if len(earlier) >= cfg.exploding_min_history:
         baseline = median(earlier[-4 * cfg.window :])
         spikes = [n for n in finite if n > cfg.exploding_spike_factor * baseline]
@@ -86,7 +87,7 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
 
     def norms(steps: Sequence[StepStats], name: str) -> list[float]:
         values = (s.layers[name].grad_norm for s in steps if name in s.layers)
-        return [v for v in values if v is not None and np.isfinite(v) and v > 0]
+        return [v for v in values if v is not None and math.isfinite(v) and v > 0]
 
     names = {name for s in window for name in s.layers}
     rank: dict[str, tuple[float, float]] = {}  # (growth, size now): ties go to the largest gradient
@@ -99,7 +100,7 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
 
 def suggested_clip(history: Sequence[StepStats], cfg: Config) -> float:
     """A clipping threshold: the 90th percentile of the global norms seen before the first spike."""
-    norms = [s.global_grad_norm for s in history if np.isfinite(s.global_grad_norm)]
+    norms = [s.global_grad_norm for s in history if math.isfinite(s.global_grad_norm)]
     calm = norms
     for i in range(cfg.exploding_min_history, len(norms)):
         if norms[i] > cfg.exploding_spike_factor * median(norms[:i]):
