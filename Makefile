@@ -36,7 +36,7 @@ demo: $(STAMP)
 # Overhead (gradmedic and the peers, each peer in its own venv under benchmarks/.venvs) and detection quality.
 bench: $(STAMP)
 	bash benchmarks/setup_peers.sh
-	$(BIN)/python benchmarks/overhead.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/overhead.py --threads 1 --rounds 16 --repeats 3
 	$(BIN)/python benchmarks/detection.py
 
 clean:

@@ -42,8 +42,8 @@ METHODS: dict[tuple[str, str, str], str] = {
     ("gradmedic.detectors.engine", "Engine", "update"): "detectors (Engine.update)",
     ("gradmedic.sinks.base", "SinkSet", "write_step"): "sinks",
     ("gradmedic.probe.activations", "Site", "add"): "per-layer forward hooks: activation reductions",
-    ("gradmedic.probe.sentinel", "Sentinel", "record_output"): "every step: output sentinel (sum into a slot)",
-    ("gradmedic.probe.sentinel", "Sentinel", "record_loss"): "every step: loss sentinel (copy into a slot)",
+    ("gradmedic.probe.sentinel", "Sentinel", "record_output"): "every step: output sentinel (a sum, without a loss)",
+    ("gradmedic.probe.sentinel", "Sentinel", "record_loss"): "every step: loss sentinel (keeps the 0-d loss)",
     ("gradmedic.monitor", "Monitor", "observe_loss"): "every step: observe_loss (rest)",
 }
 # hooks run through Monitor._guard, by the wrapped function's name
