@@ -65,6 +65,8 @@ class ForwardProbe:
         self._measured: set[str] = set()
         self._armed: list[RemovableHandle] = []
         self._scratch: torch.Tensor | None = None  # made on the first CPU activation
+        if any(p.device.type == "cpu" for p in model.parameters()):
+            self._scratch = cpu_scratch()  # made now, outside the forward pass's allocations
         self._root: list[RemovableHandle] = [
             model.register_forward_pre_hook(guard(self._root_pre)),
             model.register_forward_hook(guard(self._root_post)),
