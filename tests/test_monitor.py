@@ -201,7 +201,8 @@ def test_several_optimizers_use_the_first_as_the_clock() -> None:
     assert monitor.step == 25 and monitor.report().healthy
 
 
-def test_nan_loss_is_diagnosed_non_finite_without_crashing() -> None:
+def _nan_input_at_step_27(hand_over_loss: bool) -> gradmedic.Monitor:
+    """40 steps on digits; step 27 (not a sampled step) gets a NaN pixel."""
     torch.manual_seed(0)
     model = relu_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -215,7 +216,13 @@ def test_nan_loss_is_diagnosed_non_finite_without_crashing() -> None:
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
-            monitor.observe_loss(loss)
+            if hand_over_loss:
+                monitor.observe_loss(loss)
+    return monitor
+
+
+def test_nan_loss_is_diagnosed_non_finite_without_crashing() -> None:
+    monitor = _nan_input_at_step_27(hand_over_loss=True)
     nonfinite = next(d for d in monitor.report().diagnoses if d.kind == "non_finite")
     assert nonfinite.severity == "error"
     assert nonfinite.first_step == 27
@@ -223,18 +230,7 @@ def test_nan_loss_is_diagnosed_non_finite_without_crashing() -> None:
 
 
 def test_nan_without_a_loss_is_dated_by_the_output_check() -> None:
-    torch.manual_seed(0)
-    model = relu_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    x, y = data.digits()
-    with _watch(model, opt) as monitor:
-        for i, (xb, yb) in enumerate(data.batches(x, y, 64, 40)):
-            opt.zero_grad()
-            if i == 27:  # not a sampled step, and no loss is handed over: only the output sum sees it
-                xb = xb.clone()
-                xb[0, 0] = float("nan")
-            F.cross_entropy(model(xb), yb).backward()
-            opt.step()
+    monitor = _nan_input_at_step_27(hand_over_loss=False)  # only the every-step output sum sees step 27
     nonfinite = next(d for d in monitor.report().diagnoses if d.kind == "non_finite")
     assert nonfinite.first_step == 27
 

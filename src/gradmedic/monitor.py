@@ -1,9 +1,10 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
 Per step it costs two root-module hooks, two optimizer hooks and at most one device op (the
-non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On sampled steps it arms the per-layer hooks, measures gradients
-and updates with foreach kernels, and moves everything to the host in one transfer. It never raises
-into the user's loop: an internal error switches the monitor off with one warning.
+non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
+sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
+moves everything to the host in one transfer. It never raises into the user's loop: an internal
+error switches the monitor off with one warning.
 """
 
 from __future__ import annotations
