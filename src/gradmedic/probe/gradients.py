@@ -126,7 +126,8 @@ class GradientProbe:
 
     def nonfinite_weight_layers(self) -> list[str]:
         """The layers holding a NaN or Inf weight (one host transfer; for the end of a run)."""
-        norms = _norms([p.detach() for _, _, p in self._params], self.device).cpu().numpy()
+        self._views.refresh()
+        norms = _norms(self._views.params, self.device).cpu().numpy()
         bad = {self.layers[i].name for (i, _, _), n in zip(self._params, norms) if not np.isfinite(n)}
         return [layer.name for layer in self.layers if layer.name in bad]
 

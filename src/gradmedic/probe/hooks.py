@@ -64,9 +64,9 @@ class ForwardProbe:
         self._producer: Layer | None = None
         self._measured: set[str] = set()
         self._armed: list[RemovableHandle] = []
-        self._scratch: torch.Tensor | None = None  # made on the first CPU activation
-        if any(p.device.type == "cpu" for p in model.parameters()):
-            self._scratch = cpu_scratch()  # made now, outside the forward pass's allocations
+        # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
+        # that produces CPU activations gets it at its first one
+        self._scratch = cpu_scratch() if any(p.device.type == "cpu" for p in model.parameters()) else None
         self._root: list[RemovableHandle] = [
             model.register_forward_pre_hook(guard(self._root_pre)),
             model.register_forward_hook(guard(self._root_post)),
