@@ -54,7 +54,7 @@ def test_report_json_has_the_stable_keys() -> None:
         fit(model, opt, 30, monitor)
     report = monitor.close()  # idempotent
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
-    assert set(d) == {"version", "steps", "layers", "diagnoses", "treatments"}
+    assert set(d) == {"version", "steps", "layers", "diagnoses", "treatments", "incidents"}
     assert d["steps"] == 30
     names = [layer["name"] for layer in d["layers"]]
     assert names == ["0", "2", "4"]  # named as in named_modules(), in depth order

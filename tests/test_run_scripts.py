@@ -33,7 +33,7 @@ PROBLEM_KINDS = {
     "loss_divergence",
 }
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
-REPORT_KEYS = {"version", "steps", "layers", "diagnoses", "treatments", "models"}
+REPORT_KEYS = {"version", "steps", "layers", "diagnoses", "treatments", "incidents", "models"}
 DIAGNOSIS_KEYS = {"kind", "severity", "layers", "first_step", "message", "evidence", "remedies"}
 
 # Scripts on which gradmedic is known to be wrong today. strict: the day it is fixed, the test says so.

@@ -20,7 +20,7 @@ from gradmedic.cli import main as cli_main
 from gradmedic.run import RunOptions, exec_script, run
 
 TIMEOUT = 120
-REPORT_KEYS = {"version", "steps", "layers", "diagnoses", "treatments", "models"}
+REPORT_KEYS = {"version", "steps", "layers", "diagnoses", "treatments", "incidents", "models"}
 DIAGNOSIS_KEYS = {"kind", "severity", "layers", "first_step", "message", "evidence", "remedies"}
 
 

@@ -202,14 +202,36 @@ class Treatment:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """Something that kept gradmedic from watching part of a run: a sink switched off, the monitor
+    stopped by an internal error, a step it could not read, a run in which no training step was seen.
+
+    ``step`` is the training step at which it happened (-1 when no step had run); ``component`` names
+    the part that failed ("monitor", "sink:JsonlSink", "runner", ...); ``error`` says what, in one line.
+    """
+
+    step: int
+    component: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "component": self.component, "error": self.error}
+
+
+@dataclass(frozen=True)
 class Report:
-    """The outcome of a watched run (or a checkup): the report JSON of DESIGN.md."""
+    """The outcome of a watched run (or a checkup): the report JSON of DESIGN.md.
+
+    ``incidents`` lists what kept gradmedic from watching all of the run; a report with incidents
+    never claims the unwatched steps were healthy.
+    """
 
     steps: int
     layers: Sequence[LayerInfo]
     diagnoses: Sequence[Diagnosis]
     treatments: Sequence[Treatment] = ()
     version: str = REPORT_VERSION
+    incidents: Sequence[Incident] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,6 +240,7 @@ class Report:
             "layers": [layer.to_dict() for layer in self.layers],
             "diagnoses": [d.to_dict() for d in self.diagnoses],
             "treatments": [t.to_dict() for t in self.treatments],
+            "incidents": [i.to_dict() for i in self.incidents],
         }
 
     def kinds(self, at_least: Severity = "info") -> set[str]:
