@@ -52,7 +52,7 @@ def test_a_reused_folder_moves_the_old_log_aside_and_says_so_once(
     ]
 
 
-def test_a_crashed_run_and_an_empty_log_are_moved_aside_too(tmp_path: Path) -> None:
+def test_a_crashed_run_is_moved_aside_above_the_highest_number(tmp_path: Path) -> None:
     (tmp_path / FILENAME).write_text('{"type": "step", "step": 0, "layers": {}}\n{"type": "st')
     (tmp_path / "gradmedic.4.jsonl").write_text("")  # numbers continue above the highest one there
     _run_in(tmp_path, 2)
