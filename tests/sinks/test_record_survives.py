@@ -141,6 +141,28 @@ def test_tensorboard_under_a_file_size_limit_prints_no_traceback(tmp_path: Path)
     assert acc.Scalars("gradmedic/grad_norm/block0.fc")[0].step == 0
 
 
+@pytest.mark.slow  # a fresh interpreter that imports gradmedic (and torch)
+def test_sinks_opened_on_a_full_disk_start_and_are_switched_off_at_the_first_step(tmp_path: Path) -> None:
+    done = _child(
+        """
+        from gradmedic.sinks.base import SinkSet
+        from gradmedic.sinks.jsonl import JsonlSink
+        from gradmedic.sinks.tensorboard import TensorBoardSink
+        from tests.sinks.records import LAYERS, report, step
+        limit(0)  # no file may grow: every write fails with EFBIG
+        sinks = SinkSet([JsonlSink("logs"), TensorBoardSink("logs")])
+        for n in range(3):
+            sinks.write_step(step(n), LAYERS)
+        sinks.close(report(3))
+        print(sorted(i.component for i in sinks.incidents))
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "['sink:JsonlSink', 'sink:TensorBoardSink']"
+    assert all(p.stat().st_size == 0 for p in (tmp_path / "logs").iterdir())
+
+
 def test_tensorboard_closed_or_folder_removed_never_breaks_training(tmp_path: Path) -> None:
     closed = TensorBoardSink(tmp_path / "a")
     closed.close(report(0))

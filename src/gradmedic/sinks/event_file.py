@@ -58,8 +58,8 @@ def tfrecord(data: bytes) -> bytes:
 class EventFile:
     """``logdir/events.out.tfevents.<time>.<host>.<pid>.<n>``, written in whole records.
 
-    ``add`` keeps a summary in memory; ``flush`` appends what was kept, and runs by itself once
-    ``flush_secs`` have passed since the last one.
+    ``add`` keeps a summary in memory; ``flush`` appends what was kept, and runs by itself at the first
+    ``add`` and then once ``flush_secs`` have passed since the last one.
     """
 
     def __init__(self, logdir: str | Path, flush_secs: float = 30.0) -> None:
@@ -71,8 +71,7 @@ class EventFile:
         self._pending = bytearray()
         self._flush_secs = flush_secs
         self._next_flush = 0.0
-        self._add(Event(wall_time=time.time(), file_version="brain.Event:2"))
-        self.flush()
+        self._add(Event(wall_time=time.time(), file_version="brain.Event:2"))  # written with the first flush
 
     def _add(self, event: Event) -> None:
         if self._file.closed:
@@ -85,9 +84,10 @@ class EventFile:
             self.flush()
 
     def flush(self) -> None:
+        """Append what was kept, whole; on a write error it stays kept, to be tried again at close."""
         if self._pending:
-            piece, self._pending = bytes(self._pending), bytearray()
-            self._file.write(piece)
+            self._file.write(bytes(self._pending))
+            self._pending.clear()
         self._next_flush = time.monotonic() + self._flush_secs
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ thus ``gradmedic.N.jsonl``, and the newest run is ``gradmedic.jsonl``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -96,7 +97,8 @@ class JsonlSink(Sink):
                 f"writes a fresh {FILENAME} (see them with `gradmedic report {folder} --run N`)",
                 file=sys.stderr,
             )
-        self._write({"type": "run", "version": REPORT_VERSION, "started": time.time(), "pid": os.getpid()})
+        with contextlib.suppress(OSError):  # a full disk: the first step's write fails again, and is an incident
+            self._write({"type": "run", "version": REPORT_VERSION, "started": time.time(), "pid": os.getpid()})
 
     def _write(self, record: Mapping[str, Any]) -> None:
         self._file.write((json.dumps(_jsonable(record), allow_nan=False) + "\n").encode("utf-8"))

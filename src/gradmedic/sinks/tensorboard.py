@@ -7,6 +7,7 @@ reaches ``SinkSet``, which switches this sink off and records an incident.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Mapping
 
@@ -81,7 +82,8 @@ def diagnosis_markdown(d: Diagnosis) -> str:
 class TensorBoardSink(Sink):
     def __init__(self, logdir: str | Path, flush_secs: float = 30.0) -> None:
         self.events = EventFile(logdir, flush_secs=flush_secs)
-        self.events.add(layout_summary(), 0)
+        with contextlib.suppress(OSError):  # a full disk: kept, and tried again with the first step
+            self.events.add(layout_summary(), 0)
 
     def write_step(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> None:
         values = {
