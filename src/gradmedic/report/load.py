@@ -260,8 +260,9 @@ class _Reader:
         if not losses and record.get("loss") is not None:
             losses[step] = number(record["loss"])
         layers = fields.mapping(record.get("layers"))
-        rows = dict(self.rows)
-        if not rows.keys() >= layers.keys():
+        rows = self.rows
+        if not rows.keys() >= layers.keys():  # new layers: their rows are kept only if the line reads
+            rows = dict(rows)
             for name in layers:
                 rows.setdefault(name, len(rows))
         n = len(STATS)
