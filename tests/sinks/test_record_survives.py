@@ -53,7 +53,6 @@ def _records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]  # raises on a torn line
 
 
-@pytest.mark.slow  # a fresh interpreter that imports gradmedic (and torch)
 def test_whole_file_cuts_back_a_piece_that_does_not_fit(tmp_path: Path) -> None:
     done = _child(
         """
@@ -84,7 +83,6 @@ def test_whole_file_raises_enospc_on_a_full_device() -> None:
         full.close()
 
 
-@pytest.mark.slow  # a fresh interpreter that imports gradmedic (and torch)
 def test_jsonl_cut_at_its_last_whole_line_and_the_short_closing_line_still_fits(tmp_path: Path) -> None:
     done = _child(
         """
@@ -115,7 +113,6 @@ def test_jsonl_cut_at_its_last_whole_line_and_the_short_closing_line_still_fits(
     assert incident["error"] == "switched off: OSError: [Errno 27] File too large"
 
 
-@pytest.mark.slow  # a fresh interpreter that imports gradmedic (and torch)
 def test_tensorboard_under_a_file_size_limit_prints_no_traceback(tmp_path: Path) -> None:
     done = _child(
         """
@@ -141,7 +138,6 @@ def test_tensorboard_under_a_file_size_limit_prints_no_traceback(tmp_path: Path)
     assert acc.Scalars("gradmedic/grad_norm/block0.fc")[0].step == 0
 
 
-@pytest.mark.slow  # a fresh interpreter that imports gradmedic (and torch)
 def test_sinks_opened_on_a_full_disk_start_and_are_switched_off_at_the_first_step(tmp_path: Path) -> None:
     done = _child(
         """
