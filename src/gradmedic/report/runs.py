@@ -65,6 +65,8 @@ def select_logs(path: str | Path, run: int | None = None) -> Selection:
     runs = {label: found for label, folder in folders if (found := runs_in(folder))}
     if not runs:
         where = "does not exist" if not root.exists() else f"holds no {FILENAME}"
+        if root.exists() and not root.is_dir():
+            where = "is neither a log file nor a folder"
         raise LogNotFoundError(
             f"{root} {where}. Write a log first: `gradmedic run --logdir {root} train.py` or "
             f"`gradmedic.watch(model, optimizer, logdir={str(root)!r})`, then `gradmedic report {root}`."
