@@ -142,12 +142,9 @@ class JsonlSink(Sink):
         short = {"type": "report", "version": report.version, "steps": report.steps, "partial": True}
         short["incidents"] = full["incidents"]
         try:
-            for record in (full, short):
-                try:
-                    self._write(record)
-                    return
-                except OSError as exc:
-                    error = exc
-            raise error
+            try:
+                self._write(full)
+            except OSError:
+                self._write(short)  # raises in turn when even that does not fit
         finally:
             self._file.close()
