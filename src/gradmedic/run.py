@@ -337,16 +337,21 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def _print_script_traceback(script: str) -> None:
-    """Print the traceback as python would, starting at the script's own frames.
+    """Print the traceback as python would (through ``sys.excepthook``), from the script's own frames.
 
     A script that does not compile has none: its SyntaxError is printed alone, as python prints it.
     """
     etype, value, tb = sys.exc_info()
+    if etype is None or value is None:
+        return
     full = os.path.abspath(script)
     start = tb
     while start is not None and start.tb_frame.f_code.co_filename != full:
         start = start.tb_next
-    if start is None and isinstance(value, SyntaxError) and value.filename == full:
-        traceback.print_exception(etype, value, None)
-        return
-    traceback.print_exception(etype, value, start or tb)
+    if start is None and not (isinstance(value, SyntaxError) and value.filename == full):
+        start = tb
+    value.__traceback__ = start  # python's display reads the traceback from the exception itself
+    try:
+        sys.excepthook(etype, value, start)
+    except Exception:  # a broken custom hook: python falls back to its own display too
+        traceback.print_exception(etype, value, start)
