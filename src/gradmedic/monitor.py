@@ -492,6 +492,8 @@ def _check_loss(loss: Any) -> None:
         if loss.is_complex() or loss.dtype == torch.bool:
             raise TypeError(f"observe_loss expects a real loss, got a {loss.dtype} tensor; pass the real-valued loss")
         return
+    if isinstance(loss, np.ndarray) and loss.size == 1 and loss.dtype.kind in "iuf":
+        return
     if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
         raise TypeError(
             f"observe_loss expects the loss as a one-element tensor or a real number, got {type(loss).__name__}; "
