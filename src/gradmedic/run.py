@@ -276,30 +276,34 @@ def run(script: str, args: list[str], options: RunOptions) -> int:
         options = replace(options, logdir=tempfile.mkdtemp(prefix="gradmedic-"))
     watcher = ScriptWatcher(options)
     watcher.install()
-    code = 0
+    ended: BaseException | None = None
     try:
         with stop_signals_raise():
             exec_script(script, args)
-    except SystemExit as exc:
-        code = _exit_code(exc)
-    except Stopped as exc:
-        print(f"gradmedic: {exc}; writing the report", file=sys.stderr)
-        code = -exc.signum
-    except KeyboardInterrupt:
-        _print_script_traceback(script)
-        code = -signal.SIGINT
-    except BaseException:
-        _print_script_traceback(script)
-        code = 1
-    finally:
-        code = _write_record(watcher, options, code)
-    return code
+    except BaseException as exc:  # whatever ended the script, the record is written next
+        ended = exc
+    return _write_record(watcher, options, script, ended)
 
 
-def _write_record(watcher: ScriptWatcher, options: RunOptions, code: int) -> int:
-    """Close the monitors and write the report, with signals deferred; the exit code, or -N for signal N."""
+def _ending(script: str, ended: BaseException | None) -> int:
+    """Say how the script ended, as python would; the exit code, or -N for death by signal N."""
+    if ended is None:
+        return 0
+    if isinstance(ended, SystemExit):
+        return _exit_code(ended)
+    if isinstance(ended, Stopped):
+        print(f"gradmedic: {ended}; writing the report", file=sys.stderr)
+        return -ended.signum
+    _print_script_traceback(script, ended)
+    return -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
+
+
+def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ended: BaseException | None) -> int:
+    """Report the script's end, close the monitors and write the report, with signals deferred throughout."""
+    code = -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
     try:
         with signals_deferred() as deferred:
+            code = _ending(script, ended)
             try:
                 watcher.finish()
             except Exception as exc:
@@ -336,14 +340,15 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _print_script_traceback(script: str) -> None:
-    """Print the traceback as python would (through ``sys.excepthook``), from the script's own frames.
-
-    A script that does not compile has none: its SyntaxError is printed alone, as python prints it.
+def _print_script_traceback(script: str, exc: BaseException | None = None) -> None:
+    """Print ``exc`` (default: the one being handled) as python would, through ``sys.excepthook``,
+    from the script's own frames. A script that does not compile has none: its SyntaxError is printed
+    alone, as python prints it.
     """
-    etype, value, tb = sys.exc_info()
-    if etype is None or value is None:
+    value = exc if exc is not None else sys.exc_info()[1]
+    if value is None:
         return
+    etype, tb = type(value), value.__traceback__
     full = os.path.abspath(script)
     start = tb
     while start is not None and start.tb_frame.f_code.co_filename != full:
