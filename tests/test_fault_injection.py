@@ -163,6 +163,8 @@ def test_a_broken_doctor_stops_the_monitor_not_the_run(
     report = _check_survived(losses, unwatched, monitor)
     _check_stopped(report, caught, capfd.readouterr().err)
     assert not report.treatments
+    assert monitor is not None and not monitor.model[0]._forward_hooks  # type: ignore[index]
+    assert monitor._doctor is not None and not monitor._doctor.gate._handles, "the step gate leaves with close()"
 
 
 def test_a_broken_step_gate_never_raises_into_optimizer_step(

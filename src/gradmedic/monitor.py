@@ -251,6 +251,8 @@ class Monitor:
         for handle in self._handles:
             handle.remove()
         self._probe.remove()
+        if self._disabled and self._doctor is not None:
+            self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
 
     def __enter__(self) -> Monitor:
         return self
