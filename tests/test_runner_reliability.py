@@ -41,8 +41,10 @@ def _write(path: Path, source: str) -> Path:
     return path
 
 
-def test_two_optimizers_stepping_one_model_get_one_monitor(tmp_path: Path) -> None:
-    script = _write(tmp_path / "two_optimizers.py", TWO_OPTIMIZERS)
+@pytest.mark.parametrize("second", ["model.parameters()", "model[2].parameters()"], ids=["same", "head"])
+def test_two_optimizers_stepping_one_model_get_one_monitor(tmp_path: Path, second: str) -> None:
+    source = TWO_OPTIMIZERS.replace("torch.optim.Adam(model.parameters()", f"torch.optim.Adam({second}")
+    script = _write(tmp_path / "two_optimizers.py", source)
     report = tmp_path / "report.json"
     code = run(str(script), [], RunOptions(json_path=str(report), quiet=True))
     data = json.loads(report.read_text())

@@ -166,6 +166,8 @@ class ScriptWatcher:
                 if all(w.monitor is not existing for w in self.watched):
                     print(f"gradmedic: {type(model).__name__} is watched by the script's own monitor", file=sys.stderr)
                 continue
+            if any(model is m for w in self.watched for m in w.monitor.model.modules()):
+                continue  # part of a watched model (a head with its own optimizer): its layers are watched
             taken = {w.label for w in self.watched}
             label = "" if not self.watched else _label(model, taken | {""})
             logdir = self.options.logdir
