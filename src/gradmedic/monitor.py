@@ -491,8 +491,9 @@ def _check_loss(loss: Any) -> None:
             raise ValueError(
                 f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}; pass loss.mean()"
             )
-        if loss.is_complex() or loss.dtype == torch.bool:
-            raise TypeError(f"observe_loss expects a real loss, got a {loss.dtype} tensor; pass the real-valued loss")
+        dtype = loss.dtype
+        if dtype.is_complex or dtype is torch.bool:
+            raise TypeError(f"observe_loss expects a real loss, got a {dtype} tensor; pass the real-valued loss")
         return
     if isinstance(loss, np.ndarray) and loss.size == 1 and loss.dtype.kind in "iuf":
         return
