@@ -114,3 +114,16 @@ def _options(option: list[str]) -> RunOptions:
     flag, value = option
     key = {"--logdir": "logdir", "--json": "json_path", "--html": "html_path"}[flag]
     return RunOptions(quiet=True, **{key: value})  # type: ignore[arg-type]
+
+
+def test_gradmedic_check_shows_a_syntax_error_without_its_own_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradmedic.check_script import NOT_CHECKED, CheckOptions, check
+
+    script = tmp_path / "bad.py"
+    script.write_text("x = (1,\ny = 2\n")
+    assert check(str(script), [], CheckOptions(quiet=True)) == NOT_CHECKED
+    err = capsys.readouterr().err
+    assert err.startswith(f'  File "{script}", line 1\n') and "SyntaxError: '(' was never closed" in err
+    assert "Traceback" not in err and "check_script.py" not in err
