@@ -44,6 +44,12 @@ from .sinks.base import SinkSet
 _WATCHING: dict[int, weakref.ref[Monitor]] = {}
 
 
+def _forget(key: int, ref: weakref.ref[Monitor]) -> None:
+    """A monitor collected without close(): its registry entry goes with it."""
+    if _WATCHING.get(key) is ref:
+        del _WATCHING[key]
+
+
 def monitor_of(model: nn.Module) -> Monitor | None:
     """The open monitor watching ``model``, if any."""
     ref = _WATCHING.get(id(model))
@@ -101,7 +107,7 @@ class Monitor:
         except BaseException:
             self._detach()
             raise
-        _WATCHING[id(model)] = weakref.ref(self)
+        _WATCHING[id(model)] = weakref.ref(self, functools.partial(_forget, id(model)))
 
     def _attach(
         self,
