@@ -249,9 +249,20 @@ class Report:
         return {d.kind for d in self.diagnoses if SEVERITY_RANK[d.severity] >= floor}
 
     @property
+    def watched_fully(self) -> bool:
+        """False when an incident kept gradmedic from watching some steps (the monitor stopped, a step it
+        could not read, a model the runner could not attach to). A sink switched off (``sink:...``) does
+        not count: every step was still watched, only its record is incomplete, which its incident says."""
+        return all(i.component.startswith("sink:") for i in self.incidents)
+
+    @property
     def healthy(self) -> bool:
-        """True when nothing above ``info`` was diagnosed."""
-        return not self.kinds(at_least="warning")
+        """True when nothing above ``info`` was diagnosed and every step was watched (``watched_fully``).
+
+        A run whose monitor stopped after an internal error is never called healthy: its unwatched steps
+        may hold anything.
+        """
+        return not self.kinds(at_least="warning") and self.watched_fully
 
 
 def _jsonable(value: Any) -> Any:
