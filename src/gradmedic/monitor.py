@@ -24,10 +24,12 @@ from torch import nn
 
 from .config import Config
 from .pipeline import Pipeline
+from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
 from .probe.sentinel import Interval, Sentinel
+from .probe.unwrap import unwrap
 from .records import Diagnosis, LayerInfo, LayerStats, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
@@ -48,6 +50,7 @@ class Monitor:
         sinks: Iterable[Any] = (),
         treat: bool = False,
     ) -> None:
+        model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers: list[torch.optim.Optimizer] = (
             list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]  # type: ignore[list-item]
@@ -79,7 +82,7 @@ class Monitor:
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
         self._handles = [
-            clock.register_step_pre_hook(self._guard(self._before_step)),
+            register_pre_hook(clock, self._guard(self._before_step)),  # after step(closure)'s backward
             clock.register_step_post_hook(self._guard(self._after_step)),
         ]
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from ..probe.closure import register_pre_hook
+
 
 @dataclass
 class GateLog:
@@ -39,7 +41,7 @@ class StepGate:
         self._saved_lr: dict[int, list[Any]] = {}
         self._handles: list[RemovableHandle] = []
         for opt in optimizers:
-            self._handles.append(opt.register_step_pre_hook(self._before))
+            self._handles.append(register_pre_hook(opt, self._before))  # after step(closure)'s backward
             self._handles.append(opt.register_step_post_hook(self._after))
 
     def params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
