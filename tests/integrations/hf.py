@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import Dataset  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from transformers import (
     BertConfig,
     BertForSequenceClassification,
     GPT2Config,

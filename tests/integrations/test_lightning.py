@@ -11,6 +11,8 @@ from torch import nn
 
 pytest.importorskip("lightning")
 
+pytestmark = pytest.mark.integration
+
 import lightning.pytorch as L  # noqa: E402
 from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402

@@ -12,6 +12,8 @@ from torch import nn
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
+pytestmark = pytest.mark.integration
+
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 import gradmedic  # noqa: E402
