@@ -142,3 +142,24 @@ def test_the_pytorch_lightning_package_gets_its_own_callback(tmp_path: Path) -> 
         callbacks=[callback],
     ).fit(Module(), digits_loader())
     assert callback.report is not None and callback.report.steps == 5
+
+
+class KeepsMonitor(GradmedicCallback):
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        self.kept = self._session.monitor
+
+
+def test_treatment_acts_inside_lightnings_closure(tmp_path: Path) -> None:
+    """treat=True: the step gate reads this step's gradients (after the closure) and keeps NaN out of the weights."""
+    torch.manual_seed(0)
+    net = mlp([64, 128, 128, 10], nn.Identity)
+    callback, norms = KeepsMonitor(console=False, treat=True), GradNorms()
+    module = Classifier(net, lambda p: torch.optim.SGD(p, 5.0, momentum=0.9))
+    trainer(tmp_path, 40, [callback, norms]).fit(module, digits_loader())
+    report = callback.report
+    assert report is not None and report.treatments, report
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+    gate = callback.kept._doctor.gate  # type: ignore[union-attr]
+    assert [step for step, _ in gate.norms[:5]] == [0, 1, 2, 3, 4]
+    assert [n for _, n in gate.norms[:5]] == pytest.approx(norms.norms[:5], rel=1e-4)
