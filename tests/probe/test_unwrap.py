@@ -96,3 +96,17 @@ def test_watch_through_a_half_initialised_wrapper_counts_every_step() -> None:
     assert report.steps == 25
     assert [layer.name for layer in report.layers] == ["0", "2", "4"]
     assert report.healthy
+
+
+def test_a_compiled_model_trains_watched_under_its_own_layer_names() -> None:
+    torch.manual_seed(0)
+    model = relu_mlp()
+    compiled = torch.compile(model, backend="eager")  # dynamo without code generation: fast on CPU
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    with gradmedic.watch(compiled, opt, console=False) as monitor:
+        fit(compiled, opt, 25, monitor)
+    report = monitor.close()
+    assert report.steps == 25
+    assert [layer.name for layer in report.layers] == ["0", "2", "4"]  # not "_orig_mod.0", ...
+    assert [layer.units for layer in report.layers[:2]] == [64, 64]  # the activations were measured too
+    assert report.healthy
