@@ -32,10 +32,12 @@ from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
+from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.sentinel import Interval, Sentinel
+from .probe.unwrap import unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
@@ -80,6 +82,7 @@ class Monitor:
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
+        model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
         arguments.check_optimizers_train(model, optimizers)
@@ -145,7 +148,7 @@ class Monitor:
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
         after_step = self._guard(self._after_step)
         self._handles = [
-            clock.register_step_pre_hook(self._guard(self._before_step)),
+            register_pre_hook(clock, self._guard(self._before_step)),  # after step(closure)'s backward
             clock.register_step_post_hook(functools.partial(_count_step, self, after_step)),
         ]
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))

@@ -172,6 +172,17 @@ class Diagnosis:
             "remedies": [r.to_dict() for r in self.remedies],
         }
 
+    def __repr__(self) -> str:
+        from .report.notebook import diagnosis_line
+
+        return diagnosis_line(self)
+
+    def _repr_html_(self) -> str:
+        """The diagnosis' card, as in the HTML report (notebooks call this)."""
+        from .report.notebook import diagnosis_html
+
+        return diagnosis_html(self)
+
 
 @dataclass(frozen=True)
 class Treatment:
@@ -264,6 +275,17 @@ class Report:
         """
         return not self.kinds(at_least="warning") and self.watched_fully
 
+    def __repr__(self) -> str:
+        from .report.notebook import report_line
+
+        return report_line(self)
+
+    def _repr_html_(self) -> str:
+        """A verdict, a table of the diagnoses and their cards (notebooks call this)."""
+        from .report.notebook import report_html
+
+        return report_html(self)
+
 
 def _jsonable(value: Any) -> Any:
     """Turn NumPy scalars, arrays and tuples into plain JSON values; non-finite floats become strings."""
@@ -329,7 +351,7 @@ class CheckupLayer:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # Report's one-line repr
 class CheckupReport(Report):
     """A checkup's report: the monitor's schema (``steps`` is 0), plus the per-layer measurements.
 

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from ..probe.closure import register_pre_hook
+
 
 @dataclass
 class GateLog:
@@ -45,7 +47,7 @@ class StepGate:
         self._handles: list[RemovableHandle] = []
         wrap = shield or (lambda fn: fn)  # the monitor's: an error here is an incident, not the user's crash
         for opt in optimizers:
-            self._handles.append(opt.register_step_pre_hook(wrap(self._before)))
+            self._handles.append(register_pre_hook(opt, wrap(self._before)))  # after step(closure)'s backward
             self._handles.append(opt.register_step_post_hook(wrap(self._after)))
 
     def params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
