@@ -1,6 +1,7 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
-Per step it costs two root-module hooks, two optimizer hooks and at most one device op (the
+Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py: the optimizer's step
+hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
 non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer. It never raises into the user's loop: an internal
@@ -24,6 +25,7 @@ from torch import nn
 
 from .config import Config
 from .pipeline import Pipeline
+from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
@@ -34,12 +36,16 @@ from .sinks.base import SinkSet
 
 
 class Monitor:
-    """Watches one model and its optimizer. Use as a context manager, or call ``close()``."""
+    """Watches one model and its optimizer. Use as a context manager, or call ``close()``.
+
+    Without an optimizer (``optimizer=None``: weights updated by hand), a step is a backward pass that
+    reaches the model's parameters.
+    """
 
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
         *,
         logdir: str | Path | None = None,
         every: int | None = None,
@@ -47,24 +53,26 @@ class Monitor:
         console: bool = True,
         sinks: Iterable[Any] = (),
         treat: bool = False,
+        start_step: int = 0,
     ) -> None:
         check_model(model)
         optimizers: list[torch.optim.Optimizer] = (
-            list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]  # type: ignore[list-item]
+            [] if optimizer is None else list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]  # type: ignore[list-item]
         )
-        check_optimizers(optimizers)
+        if optimizer is not None:
+            check_optimizers(optimizers)
         cfg = config or Config()
         self.config = replace(cfg, every=every) if every is not None else cfg
         self.model = model
         self.layers = find_layers(model)
         self._disabled = False
         self._closed = False
-        self._step = 0
+        self._step = start_step  # > 0 when steps ran before the monitor was attached
         self._grad = GradientProbe(self.layers)
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
-        if self.config.is_sampled(0):
+        if self.config.is_sampled(start_step):
             self._probe.arm()
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
@@ -74,22 +82,45 @@ class Monitor:
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
         self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
+        if treat and not optimizers:
+            warnings.warn(
+                "gradmedic: treatment needs the optimizer (watch(model, optimizer, treat=True)); "
+                "watching without treating",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config) if treat else None
+        self._doctor = Doctor(model, optimizers, self.config) if treat and optimizers else None
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
-        clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
-        self._handles = [
-            clock.register_step_pre_hook(self._guard(self._before_step)),
-            clock.register_step_post_hook(self._guard(self._after_step)),
-        ]
+        # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
+        self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
+        self._retired: list[StepClock] = []  # clocks replaced by an optimizer's, closed with the monitor
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
 
     # --- public API -----------------------------------------------------------------------------------
     @property
     def step(self) -> int:
-        """Optimizer steps taken since the monitor was attached."""
+        """Training steps taken since the monitor was attached (optimizer steps, or backward passes)."""
         return self._step
+
+    @property
+    def counts_backward_passes(self) -> bool:
+        """True when there is no optimizer to count by: each backward pass is a step."""
+        return isinstance(self._clock, BackwardClock)
+
+    def use_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Count steps by ``optimizer`` from now on (an optimizer appeared after backward passes were counted).
+
+        The step opened by the last backward pass is taken by the optimizer's step: nothing is counted twice.
+        """
+        if self._closed or not self.counts_backward_passes:
+            return
+        assert isinstance(self._clock, BackwardClock)
+        self._clock.detach()  # its open step is the optimizer's now
+        self._retired.append(self._clock)
+        self._measurement = None
+        self._clock = self._make_clock(optimizer)
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
         """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
@@ -112,6 +143,11 @@ class Monitor:
         except Exception as exc:
             self._fail(exc)
 
+    def observe_earlier_loss(self, loss: torch.Tensor | float, step: int) -> None:
+        """The loss of a step taken before the monitor was attached (``gradmedic run`` hands it over)."""
+        if not self._disabled and not self._closed and step < self._step:
+            self._sentinel.record_loss(loss.detach() if isinstance(loss, torch.Tensor) else float(loss), step)
+
     def report(self) -> Report:
         """The report so far: the layers, the standing diagnoses (most severe first) and the treatments."""
         self._emit_pending()
@@ -127,8 +163,8 @@ class Monitor:
             return self.report()
         self._closed = True
         atexit.unregister(self._atexit)
-        for handle in self._handles:
-            handle.remove()
+        for clock in [*self._retired, self._clock]:
+            self._guard(clock.close)()  # the update of a hand-updated step is in by now
         self._probe.remove()
         report = Report(steps=self._step, layers=[], diagnoses=[])
         try:
@@ -149,8 +185,15 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- optimizer hooks ------------------------------------------------------------------------------
+    # --- step clock -----------------------------------------------------------------------------------
+    def _make_clock(self, optimizer: torch.optim.Optimizer | None) -> StepClock:
+        if optimizer is not None:
+            return OptimizerClock(optimizer, self._before_step, self._after_step, self._guard)
+        params = [p for layer in self.layers for p in layer.weights + layer.biases]
+        return BackwardClock(params, self._before_step, self._after_step, self._guard)
+
     def _on_pass_start(self) -> None:
+        self._clock.pass_start()
         self._stepped = False
         self._emit_pending()
 
@@ -163,12 +206,12 @@ class Monitor:
     def _sampled(self, step: int) -> bool:
         return self.config.is_sampled(step) or step < self._dense_until
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _before_step(self) -> None:
         self._emit_pending()  # in case the root module is never called, so no pass start emitted it
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
 
-    def _after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _after_step(self) -> None:
         if self._measurement is not None:
             self._finalize(self._measurement)
             self._measurement = None
@@ -380,7 +423,7 @@ def _close_at_exit(ref: weakref.ref[Monitor]) -> None:
 
 def watch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
     *,
     logdir: str | Path | None = None,
     every: int | None = None,
@@ -390,6 +433,9 @@ def watch(
     treat: bool = False,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``; returns a Monitor (a context manager).
+
+    Without an optimizer (weights updated by hand), each backward pass that reaches the model's
+    parameters is a step, and the update is read from the weights at the next forward pass.
 
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``

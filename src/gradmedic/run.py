@@ -4,6 +4,11 @@ Attachment goes through torch's global optimizer-step hook. The first time an op
 runner finds the model it trains (the smallest module holding every parameter it updates; several
 top-level modules when no single one does) and attaches a Monitor to each. The loss is read where the
 script calls ``backward()`` on a scalar, and handed to the optimizer that steps next.
+
+A script that updates its weights by hand never steps an optimizer: when a second backward pass comes
+with no optimizer step since the first, the model is found from the parameters the backward graph
+reaches, and its Monitor counts backward passes (the first one's loss included). An optimizer that
+steps later takes over that Monitor's clock.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from .config import Config
 from .monitor import Monitor
-from .records import SEVERITY_RANK, Diagnosis, LayerInfo, Report, Treatment
+from .probe.graph import graph_parameters
+from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
+from .unwatched import nothing_watched_reason
 
 
 @dataclass
@@ -47,7 +54,12 @@ WRAPPERS = {"DistributedDataParallel", "DataParallel", "FullyShardedDataParallel
 def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
     """The modules an optimizer trains: the smallest module holding all its parameters, or else the
     top-level modules that hold some of them."""
-    wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return find_models_holding({id(p) for group in optimizer.param_groups for p in group["params"]})
+
+
+def find_models_holding(wanted: set[int]) -> list[nn.Module]:
+    """The modules holding the parameters whose ids are ``wanted``: the smallest module holding all of
+    them, or else the top-level modules that hold some of them."""
     if not wanted:
         return []
     with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
@@ -69,6 +81,9 @@ def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
         return [min(covering, key=lambda c: c[:4])[4]]
     children = {id(c) for m, _ in holders for c in m.modules() if c is not m}
     return [m for m, _ in holders if id(m) not in children]
+
+
+_NOT_WATCHING: Any = object()  # in ScriptWatcher._by_hand: hand-updated training was looked for, none found
 
 
 def _label(model: nn.Module, taken: set[str]) -> str:
@@ -95,11 +110,16 @@ class ScriptWatcher:
     _loss: torch.Tensor | None = None
     _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
     _undo: list[Callable[[], None]] = field(default_factory=list)
+    _optimizer_seen: bool = False
+    _backward_calls: int = 0
+    _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
+    _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
 
     def install(self) -> None:
         handle = register_optimizer_step_pre_hook(self._on_step)
         self._undo.append(handle.remove)
         self._patch(torch.Tensor, "backward", self._wrap_backward)
+        self._patch(torch.autograd, "backward", self._wrap_autograd_backward)
         self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
 
     def _patch(self, owner: Any, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -117,6 +137,49 @@ class ScriptWatcher:
 
         return backward
 
+    def _wrap_autograd_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        watcher = self
+
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            scalar = isinstance(tensors, torch.Tensor) and tensors.numel() == 1 and tensors.is_floating_point()
+            if scalar and watcher._loss is None:  # torch.autograd.backward(loss), not through Tensor.backward
+                watcher._loss = watcher._unscaled.pop(id(tensors), tensors)
+            if not watcher._optimizer_seen and not watcher._by_hand:
+                watcher._guarded(watcher._on_backward_by_hand, tensors)
+            elif watcher._by_hand and watcher._loss is not None:
+                loss, watcher._loss = watcher._loss, None
+                for monitor in watcher._by_hand:
+                    if monitor is not _NOT_WATCHING:
+                        monitor.observe_loss(loss)
+            return original(tensors, *args, **kwargs)
+
+        return backward
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # never break the user's script
+            print(f"gradmedic: could not watch this backward pass ({exc}); training goes on", file=sys.stderr)
+            self._by_hand.append(_NOT_WATCHING)
+
+    def _on_backward_by_hand(self, tensors: Any) -> None:
+        """Before any optimizer step: the first backward pass is remembered, the second attaches."""
+        roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+        self._backward_calls += 1
+        loss, self._loss = self._loss, None
+        if self._first_backward is None:
+            self._first_backward = (graph_parameters(roots), loss)
+            return
+        first_params, first_loss = self._first_backward
+        params = graph_parameters(roots) | first_params
+        monitors = self._attach_models(find_models_holding(params), None, start_step=1)
+        for monitor in monitors:
+            if first_loss is not None:
+                monitor.observe_earlier_loss(first_loss, 0)
+            if loss is not None:
+                monitor.observe_loss(loss)
+        self._by_hand += monitors or [_NOT_WATCHING]
+
     def _wrap_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
         watcher = self
 
@@ -129,10 +192,11 @@ class ScriptWatcher:
         return scale
 
     def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._optimizer_seen = True
         try:
             monitors = self._optimizers.get(id(optimizer))
             if monitors is None:
-                monitors = self._optimizers[id(optimizer)] = self._attach(optimizer)
+                monitors = self._optimizers[id(optimizer)] = self._take_over(optimizer) or self._attach(optimizer)
             loss, self._loss = self._loss, None
             if loss is not None:
                 for monitor in monitors:
@@ -141,9 +205,25 @@ class ScriptWatcher:
             print(f"gradmedic: could not watch {type(optimizer).__name__} ({exc}); training goes on", file=sys.stderr)
             self._optimizers[id(optimizer)] = []
 
+    def _take_over(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        """An optimizer that steps models already counted by backward passes takes over their clocks."""
+        wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        monitors = [
+            m for m in self._by_hand if m is not _NOT_WATCHING and wanted & {id(p) for p in m.model.parameters()}
+        ]
+        for monitor in monitors:
+            monitor.use_optimizer(optimizer)
+            self._by_hand.remove(monitor)
+        return monitors
+
     def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        return self._attach_models(find_trained_models(optimizer), optimizer)
+
+    def _attach_models(
+        self, models: list[nn.Module], optimizer: torch.optim.Optimizer | None, start_step: int = 0
+    ) -> list[Monitor]:
         monitors = []
-        for model in find_trained_models(optimizer):
+        for model in models:
             if not any(p.requires_grad for p in model.parameters()):
                 continue
             taken = {w.label for w in self.watched}
@@ -158,7 +238,8 @@ class ScriptWatcher:
                 every=self.options.every,
                 config=self.options.config,
                 console=not self.options.quiet,
-                treat=self.options.treat,
+                treat=self.options.treat and optimizer is not None,
+                start_step=start_step,
             )
             self.watched.append(Watched(label, monitor))
             monitors.append(monitor)
@@ -171,6 +252,11 @@ class ScriptWatcher:
         self._undo.clear()
         reports = [(w.label, w.monitor.close()) for w in self.watched]
         report = merge_reports(reports)
+        if report.steps == 0:
+            reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
+            report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
+            if not self.options.quiet:
+                print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)
         if self.options.json_path:
             data = report.to_dict()
             data["models"] = [
@@ -188,15 +274,21 @@ def merge_reports(reports: list[tuple[str, Report]]) -> Report:
     layers: list[LayerInfo] = []
     diagnoses: list[Diagnosis] = []
     treatments: list[Treatment] = []
+    incidents: list[Incident] = []
     for label, report in reports:
         prefix = f"{label}/" if label else ""
         layers += [replace(info, name=prefix + info.name) for info in report.layers]
         diagnoses += [replace(d, layers=tuple(prefix + n for n in d.layers)) for d in report.diagnoses]
         treatments += [replace(t, action=f"{label}: {t.action}") if label else t for t in report.treatments]
+        incidents += [replace(i, component=f"{label}: {i.component}") if label else i for i in report.incidents]
     diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
     treatments.sort(key=lambda t: t.step)
     return Report(
-        steps=max((r.steps for _, r in reports), default=0), layers=layers, diagnoses=diagnoses, treatments=treatments
+        steps=max((r.steps for _, r in reports), default=0),
+        layers=layers,
+        diagnoses=diagnoses,
+        treatments=treatments,
+        incidents=incidents,
     )
 
 
