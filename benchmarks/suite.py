@@ -33,8 +33,9 @@ CLASS_KINDS: dict[str, frozenset[str]] = {
 # Kinds that may accompany each class without counting as false positives.
 COMPANIONS: dict[str, frozenset[str]] = {
     "vanishing": frozenset({"saturated_units"}),
-    "exploding": frozenset({"loss_divergence", "dead_units", "saturated_units"}),
-    "dead": frozenset({"vanishing_gradients"}),
+    # a learning rate that is too high also shows in the size of each update (update_ratio)
+    "exploding": frozenset({"loss_divergence", "dead_units", "saturated_units", "update_ratio"}),
+    "dead": frozenset({"vanishing_gradients", "update_ratio"}),
     "saturated": frozenset({"vanishing_gradients"}),
 }
 

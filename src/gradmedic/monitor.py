@@ -289,14 +289,23 @@ class Monitor:
     def _final_nonfinite_check(self) -> None:
         """At close: trouble after the last sampled step still gets reported.
 
-        A non-finite output is confirmed by a non-finite loss or by one look at the weights.
+        A non-finite output is confirmed by a non-finite loss or by one look at the weights. Finite
+        losses go to the detectors as they are (a blow-up that ended the run), and to the loss curve.
         """
         parts = self._sentinel.take()
         interval = self._sentinel.read(_to_host(parts, self._grad.device) if parts else None)
         step = interval.first_nonfinite_step
         if step is None:
             if interval.losses:
-                self.sinks.write_losses(interval.losses)  # the tail of the loss curve
+                last = max(interval.losses)
+                loss_only = StepStats(
+                    step=last,
+                    layers={},
+                    global_grad_norm=float("nan"),
+                    loss=interval.losses[last],
+                    losses=interval.losses,
+                )
+                self._pipeline.conclude(loss_only, self._infos)
             return
         bad_weights = self._grad.nonfinite_weight_layers()
         if interval.nonfinite_loss_step is None and not bad_weights:

@@ -166,10 +166,10 @@ class ScriptWatcher:
         """Before any optimizer step: the first backward pass is remembered, the second attaches."""
         roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
         self._backward_calls += 1
-        loss, self._loss = self._loss, None
-        if self._first_backward is None:
-            self._first_backward = (graph_parameters(roots), loss)
+        if self._first_backward is None:  # its loss stays for an optimizer that may step next
+            self._first_backward = (graph_parameters(roots), self._loss)
             return
+        loss, self._loss = self._loss, None
         first_params, first_loss = self._first_backward
         params = graph_parameters(roots) | first_params
         monitors = self._attach_models(find_models_holding(params), None, start_step=1)
