@@ -35,7 +35,8 @@ COMPANIONS: dict[str, frozenset[str]] = {
     "vanishing": frozenset({"saturated_units"}),
     # a learning rate that is too high also shows in the size of each update (update_ratio)
     "exploding": frozenset({"loss_divergence", "dead_units", "saturated_units", "update_ratio"}),
-    "dead": frozenset({"vanishing_gradients", "update_ratio"}),
+    # a net born with a far too large init can blow its loss up before its units die (dead_cnn_std1_init_sgdm)
+    "dead": frozenset({"vanishing_gradients", "update_ratio", "loss_divergence"}),
     "saturated": frozenset({"vanishing_gradients"}),
 }
 

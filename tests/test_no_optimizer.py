@@ -223,3 +223,32 @@ def test_losses_after_the_last_sampled_step_are_judged_at_close() -> None:
             monitor.observe_loss(loss_value)
     assert len(monitor._pipeline.history) == 2  # step 0, and the loss-only record made at close
     assert "loss_divergence" in monitor.report().kinds(at_least="error")
+
+
+def test_update_by_replacing_the_storage_is_measured() -> None:
+    """``p.data = p.data - lr * p.grad`` gives each weight new storage at every step."""
+    model, (x, y), lr = _mlp(), _data(), 0.1
+    expected: dict[int, float] = {}
+    with gradmedic.watch(model, console=False) as monitor:
+        for step in range(4):
+            model.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            before = model[0].weight.detach().clone()
+            for p in model.parameters():
+                p.data = p.data - lr * p.grad
+            expected[step] = float((model[0].weight.detach() - before).norm() / before.norm())
+    ratios = {s.step: s.layers["0"].update_ratio for s in monitor._pipeline.history if s.layers}
+    assert ratios == pytest.approx(expected, rel=1e-3)
+
+
+def test_a_hand_updated_model_can_be_saved_and_copied_mid_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    model, (x, y) = _mlp(), _data()
+    with gradmedic.watch(model, console=False):
+        F.cross_entropy(model(x), y).backward()
+        torch.save(model, tmp_path / "model.pt")
+        twin = copy.deepcopy(model)
+    assert not [p for p in twin.parameters() if getattr(p, "_post_accumulate_grad_hooks", None)]
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert not [p for p in loaded.parameters() if getattr(p, "_post_accumulate_grad_hooks", None)]
