@@ -72,6 +72,9 @@ class Config:
     # `persist` of the last `window` sampled steps; an update as large as the weight itself is an error.
     update_ratio_warning: float = 0.3
     update_ratio_error: float = 1.0
+    # A layer whose weight norm grows more than this many times over the window is still growing from
+    # (near) zero (a zero-initialised positional embedding, a LoRA matrix): it is not judged then.
+    update_ratio_growth: float = 2.0
 
     # --- checkup (one pass before training) -------------------------------------------------------------
     # The checkup compares the backpropagated signal of each layer with the model output's and reuses

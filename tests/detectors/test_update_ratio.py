@@ -67,3 +67,23 @@ def test_thresholds_come_from_the_config():
     strict = Config(update_ratio_warning=1e-2, update_ratio_error=1e-1)
     finding = run([[0.05, 1e-3, 1e-3]] * CFG.window, strict)
     assert finding is not None and finding.layers == ("fc0",) and finding.severity == "warning"
+
+
+def test_weights_growing_from_zero_are_not_judged():
+    # a zero-initialised embedding under Adam: each update is large against weights that are still tiny
+    history = [
+        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 1.0 / (i + 1), "weight_norm": 0.01 * i}})
+        for i in range(CFG.window)
+    ]
+    assert update_ratio.detect(history, LAYERS, CFG) is None
+    steady = [
+        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 1.0 + 0.1 * i}})
+        for i in range(CFG.window)
+    ]
+    assert update_ratio.detect(steady, LAYERS, CFG) is not None
+    # weights blown up from a normal init by a far too large rate grow as fast, and are judged
+    blown = [
+        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 4.0 * 3**i}})
+        for i in range(CFG.window)
+    ]
+    assert update_ratio.detect(blown, LAYERS, CFG) is not None
