@@ -33,8 +33,10 @@ CLASS_KINDS: dict[str, frozenset[str]] = {
 # Kinds that may accompany each class without counting as false positives.
 COMPANIONS: dict[str, frozenset[str]] = {
     "vanishing": frozenset({"saturated_units"}),
-    "exploding": frozenset({"loss_divergence", "dead_units", "saturated_units"}),
-    "dead": frozenset({"vanishing_gradients"}),
+    # a learning rate that is too high also shows in the size of each update (update_ratio)
+    "exploding": frozenset({"loss_divergence", "dead_units", "saturated_units", "update_ratio"}),
+    # a net born with a far too large init can blow its loss up before its units die (dead_cnn_std1_init_sgdm)
+    "dead": frozenset({"vanishing_gradients", "update_ratio", "loss_divergence"}),
     "saturated": frozenset({"vanishing_gradients"}),
 }
 

@@ -131,7 +131,7 @@ def _other_optimizer(model: nn.Module, opt: torch.optim.Optimizer) -> dict[str, 
 
 BAD_ARGUMENTS: list[tuple[str, Any, type[Exception], str]] = [
     ("model None", lambda m, o: {"model": None}, TypeError, "model must be a torch.nn.Module"),
-    ("optimizer None", lambda m, o: {"optimizer": None}, TypeError, "optimizer"),
+    ("optimizer str", lambda m, o: {"optimizer": "sgd"}, TypeError, "optimizer"),
     ("config str", lambda m, o: {"config": "x"}, TypeError, "config must be a gradmedic.Config"),
     ("every str", lambda m, o: {"every": "3"}, TypeError, "every must be a whole number"),
     ("every float", lambda m, o: {"every": 1.5}, TypeError, "every must be a whole number"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable, Mapping
 
 from .records import (
@@ -10,6 +11,7 @@ from .records import (
     LOSS_DIVERGENCE,
     NON_FINITE,
     SATURATED,
+    UPDATE_RATIO,
     VANISHING,
     Diagnosis,
     Finding,
@@ -245,13 +247,46 @@ def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
 
 def _divergence(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
     ev = f.evidence
-    message = (
-        f"The loss diverges since step {f.first_step}: {ev['loss']:.3g} now, {ev['factor']:.0f}x its best "
-        f"({ev['best_loss']:.3g}) and above where it started ({ev['initial_loss']:.3g})."
-    )
+    if ev.get("reference") == "initial loss":
+        message = (
+            f"The loss blew up from step {f.first_step}: {ev['loss']:.3g} now, {ev['factor']:.0f}x where it "
+            f"started ({ev['initial_loss']:.3g}). The learning rate is most likely far too high."
+        )
+    else:
+        message = (
+            f"The loss diverges since step {f.first_step}: {ev['loss']:.3g} now, {ev['factor']:.0f}x its best "
+            f"({ev['best_loss']:.3g}) and above where it started ({ev['initial_loss']:.3g})."
+        )
     remedies = [
         ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
         ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(1.0)),
+    ]
+    return message, remedies
+
+
+def _update_ratio(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
+    ratios = f.evidence["update_ratio"]
+    worst = max(ratios, key=ratios.get)
+    message = (
+        f"Each step changes the weights of {_names(ratios)} by {ratios[worst]:.2g} of their norm "
+        f"(median, '{worst}'), since step {f.first_step}; healthy training moves them by about 1e-3 of it. "
+        "The learning rate is far too high for these weights, even where gradients look tame (clipping bounds "
+        "the gradient, not the step an adaptive optimizer takes)."
+    )
+    factor = max(10.0, 10 ** math.ceil(math.log10(max(ratios[worst], 1e-12) / 1e-2)))
+    snippet = f"""# lower the learning rate until ||dw|| / ||w|| sits near 1e-3 ({factor:.0f}x lower here)
+for group in optimizer.param_groups:
+    group["lr"] /= {factor:.0f}"""
+    remedies = [
+        ("lower_lr", f"Lower the learning rate about {factor:.0f}x.", snippet),
+        (
+            "lr_warmup",
+            "Warm the learning rate up over the first steps.",
+            """# a linear warm-up over the first 1000 steps
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 1000))
+# ... after optimizer.step():
+scheduler.step()""",
+        ),
     ]
     return message, remedies
 
@@ -441,6 +476,7 @@ EXPLAINERS: dict[str, Explainer] = {
     SATURATED: _saturated,
     NON_FINITE: _nonfinite,
     LOSS_DIVERGENCE: _divergence,
+    UPDATE_RATIO: _update_ratio,
 }
 
 

@@ -48,12 +48,15 @@ def check_model_type(model: Any) -> None:
 
 
 def as_optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
-    """The optimizer(s) as a list, each checked to be a ``torch.optim.Optimizer``."""
+    """The optimizer(s) as a list, each checked to be a ``torch.optim.Optimizer`` (``None`` is no optimizer:
+    the monitor then counts backward passes)."""
     if optimizer is None:
-        raise TypeError("gradmedic.watch needs the optimizer that trains the model: watch(model, optimizer)")
+        return []
     optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
     if not optimizers:
-        raise ValueError("gradmedic.watch needs the optimizer that trains the model: watch(model, optimizer)")
+        raise ValueError(
+            "optimizer is an empty list: pass the optimizer(s) that train the model, or none at all (watch(model)) for weights updated by hand"
+        )
     for opt in optimizers:
         if not isinstance(opt, torch.optim.Optimizer):
             raise TypeError(

@@ -57,8 +57,24 @@ class Config:
     saturated_layer_fraction: float = 0.5
 
     # --- loss divergence ------------------------------------------------------------------------------
-    # The loss is diverging when it is this many times above its best value, sustained.
+    # The loss is diverging when it is this many times above its best value, sustained; or, early in a
+    # run, this many times above the loss as training began (an error at the square of the factor).
     divergence_factor: float = 10.0
+    # The early rule's reference is the first losses observed, when they come from this many steps of
+    # the start of training (a run that blows up at once never gets a window of sampled steps).
+    divergence_start_steps: int = 20
+
+    # --- update ratio -----------------------------------------------------------------------------------
+    # ||dw|| / ||w|| per step and layer. Healthy runs sit near 1e-3 (Karpathy's rule of thumb; "Building
+    # makemore Part 3: Activations, gradients and BatchNorm"), and a log10 above -1 suggests the learning
+    # rate is too high (DESIGN.md). Early Adam steps reach a few 1e-2 on small-init layers, so the rule
+    # fires well above the band: each update moves a weight by a third of its norm or more, sustained on
+    # `persist` of the last `window` sampled steps; an update as large as the weight itself is an error.
+    update_ratio_warning: float = 0.3
+    update_ratio_error: float = 1.0
+    # A layer whose weight norm grows more than this many times over the window is still growing from
+    # (near) zero (a zero-initialised positional embedding, a LoRA matrix): it is not judged then.
+    update_ratio_growth: float = 2.0
 
     # --- checkup (one pass before training) -------------------------------------------------------------
     # The checkup compares the backpropagated signal of each layer with the model output's and reuses

@@ -1,6 +1,7 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
-Per step it costs two root-module hooks, two optimizer hooks and at most one device op (the
+Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py: the optimizer's step
+hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
 non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer.
@@ -19,6 +20,7 @@ import contextlib
 import functools
 import math
 import numbers
+import warnings
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +34,7 @@ from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
-from .probe.closure import register_pre_hook
+from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
@@ -66,12 +68,15 @@ class Monitor:
 
     A model already watched by an open monitor is refused with a ``RuntimeError``: close the first one
     (``monitor.close()``, or leave its ``with`` block), or pass every optimizer to one ``watch()``.
+
+    Without an optimizer (``optimizer=None``: weights updated by hand), a step is a backward pass that
+    reaches the model's parameters.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
         *,
         logdir: str | Path | None = None,
         every: int | None = None,
@@ -79,6 +84,7 @@ class Monitor:
         console: bool = True,
         sinks: Iterable[Any] = (),
         treat: bool = False,
+        start_step: int = 0,
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
@@ -103,10 +109,9 @@ class Monitor:
         self.model = model
         self._incidents: list[Incident] = []
         self._final: Report | None = None
-        self._handles: list[Any] = []
         self.sinks = SinkSet([])
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, treat)
+            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
         except BaseException:
             self._detach()
             raise
@@ -120,6 +125,7 @@ class Monitor:
         console: bool,
         extra_sinks: list[Any],
         treat: bool,
+        start_step: int,
     ) -> None:
         try:
             self.sinks = SinkSet(_default_sinks(logdir, console) + extra_sinks)
@@ -128,12 +134,12 @@ class Monitor:
         self.layers = find_layers(model)
         self._disabled = False
         self._closed = False
-        self._step = 0
+        self._step = start_step  # > 0 when steps ran before the monitor was attached
         self._grad = GradientProbe(self.layers)
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
-        if self.config.is_sampled(0):
+        if self.config.is_sampled(start_step):
             self._probe.arm()
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
@@ -142,23 +148,27 @@ class Monitor:
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
+        if treat and not optimizers:
+            warnings.warn(
+                "gradmedic: treatment needs the optimizer (watch(model, optimizer, treat=True)); "
+                "watching without treating",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat else None
+        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat and optimizers else None
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
-        clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
-        after_step = self._guard(self._after_step)
-        self._handles = [
-            register_pre_hook(clock, self._guard(self._before_step)),  # after step(closure)'s backward
-            clock.register_step_post_hook(functools.partial(_count_step, self, after_step)),
-        ]
+        # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
+        self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
+        self._retired: list[StepClock] = []  # clocks replaced by an optimizer's, closed with the monitor
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
 
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        clock = getattr(self, "_clock", None)
+        if clock is not None:
+            clock.close()
         probe = getattr(self, "_probe", None)
         if probe is not None:
             probe.remove()
@@ -172,8 +182,26 @@ class Monitor:
     # --- public API -----------------------------------------------------------------------------------
     @property
     def step(self) -> int:
-        """Optimizer steps taken since the monitor was attached."""
+        """Training steps taken since the monitor was attached (optimizer steps, or backward passes)."""
         return self._step
+
+    @property
+    def counts_backward_passes(self) -> bool:
+        """True when there is no optimizer to count by: each backward pass is a step."""
+        return isinstance(self._clock, BackwardClock)
+
+    def use_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Count steps by ``optimizer`` from now on (an optimizer appeared after backward passes were counted).
+
+        The step opened by the last backward pass is taken by the optimizer's step: nothing is counted twice.
+        """
+        if self._closed or not self.counts_backward_passes:
+            return
+        assert isinstance(self._clock, BackwardClock)
+        self._clock.detach()  # its open step is the optimizer's now
+        self._retired.append(self._clock)
+        self._measurement = None
+        self._clock = self._make_clock(optimizer)
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
         """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
@@ -202,6 +230,11 @@ class Monitor:
         """What kept this monitor from watching or recording all of the run, oldest first."""
         from_sinks = [i for i in getattr(self.sinks, "incidents", ()) if i not in self._incidents]
         return self._incidents + from_sinks
+
+    def observe_earlier_loss(self, loss: torch.Tensor | float, step: int) -> None:
+        """The loss of a step taken before the monitor was attached (``gradmedic run`` hands it over)."""
+        if not self._disabled and not self._closed and step < self._step:
+            self._sentinel.record_loss(loss.detach() if isinstance(loss, torch.Tensor) else float(loss), step)
 
     def report(self) -> Report:
         """The report so far: the layers, the standing diagnoses (most severe first), the treatments and
@@ -257,8 +290,8 @@ class Monitor:
 
     def _detach_hooks(self) -> None:
         atexit.unregister(self._atexit)
-        for handle in self._handles:
-            handle.remove()
+        for clock in [*self._retired, self._clock]:
+            self._guard(clock.close)()  # the update of a hand-updated step is in by now
         self._probe.remove()
         if self._disabled and self._doctor is not None:
             self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
@@ -269,8 +302,24 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- optimizer hooks ------------------------------------------------------------------------------
+    # --- step clock -----------------------------------------------------------------------------------
+    def _make_clock(self, optimizer: torch.optim.Optimizer | None) -> StepClock:
+        if optimizer is not None:
+            return OptimizerClock(optimizer, self._before_step, self._counted_after_step, self._guard)
+        params = [p for layer in self.layers for p in layer.weights + layer.biases]
+        return BackwardClock(params, self._before_step, self._counted_after_step, self._guard)
+
+    def _counted_after_step(self) -> None:
+        """A step's end. It is counted even after the monitor stopped, so a report never claims fewer
+        steps than ran; the clocks call it unguarded, and it never raises."""
+        before = self._step
+        if not self._disabled:
+            self._guard(self._after_step)()
+        if self._step == before:
+            self._step += 1
+
     def _on_pass_start(self) -> None:
+        self._clock.pass_start()
         self._stepped = False
         self._emit_pending()
 
@@ -283,12 +332,12 @@ class Monitor:
     def _sampled(self, step: int) -> bool:
         return self.config.is_sampled(step) or step < self._dense_until
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _before_step(self) -> None:
         self._emit_pending()  # in case the root module is never called, so no pass start emitted it
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
 
-    def _after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _after_step(self) -> None:
         if self._measurement is not None:
             self._finalize(self._measurement)
             self._measurement = None
@@ -366,14 +415,23 @@ class Monitor:
     def _final_nonfinite_check(self) -> None:
         """At close: trouble after the last sampled step still gets reported.
 
-        A non-finite output is confirmed by a non-finite loss or by one look at the weights.
+        A non-finite output is confirmed by a non-finite loss or by one look at the weights. Finite
+        losses go to the detectors as they are (a blow-up that ended the run), and to the loss curve.
         """
         parts = self._sentinel.take()
         interval = self._sentinel.read(_to_host(parts, self._grad.device) if parts else None)
         step = interval.first_nonfinite_step
         if step is None:
             if interval.losses:
-                self.sinks.write_losses(interval.losses)  # the tail of the loss curve
+                last = max(interval.losses)
+                loss_only = StepStats(
+                    step=last,
+                    layers={},
+                    global_grad_norm=float("nan"),
+                    loss=interval.losses[last],
+                    losses=interval.losses,
+                )
+                self._pipeline.conclude(loss_only, self._infos)
             return
         bad_weights = self._grad.nonfinite_weight_layers()
         if interval.nonfinite_loss_step is None and not bad_weights:
@@ -484,16 +542,6 @@ class Monitor:
             pass
 
 
-def _count_step(monitor: Monitor, after_step: Callable[..., None], *args: Any) -> None:
-    """The optimizer post-hook: the step is counted even after the monitor stopped, so a report never
-    claims fewer steps than ran."""
-    before = monitor._step
-    if not monitor._disabled:
-        after_step(*args)
-    if monitor._step == before:
-        monitor._step += 1
-
-
 def _check_loss(loss: Any) -> None:
     if isinstance(loss, torch.Tensor):
         if loss.numel() != 1:
@@ -559,7 +607,7 @@ def _close_at_exit(ref: weakref.ref[Monitor]) -> None:
 
 def watch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
     *,
     logdir: str | Path | None = None,
     every: int | None = None,
@@ -575,6 +623,9 @@ def watch(
     ``every`` a whole number >= 1, ``config`` a ``gradmedic.Config``, ``logdir`` a non-empty path to a
     folder that exists or can be created and can be written to. A model already watched raises
     ``RuntimeError``.
+
+    Without an optimizer (weights updated by hand), each backward pass that reaches the model's
+    parameters is a step, and the update is read from the weights at the next forward pass.
 
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``

@@ -55,6 +55,16 @@ class Pipeline:
             self.treater.review(stats, current, layers, self.engine.history)
         return changed
 
+    def conclude(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
+        """At the end of a run: the losses seen after the last sampled step (a loss-only record, no layer
+        statistics) go to the detectors, so a blow-up that ended the run is still diagnosed; the sinks
+        get the tail of the loss curve and any new diagnosis."""
+        changed = [explain(f, layers) for f in self.engine.update(stats, layers)]
+        self.sinks.write_losses(stats.losses)
+        for diagnosis in changed:
+            self.sinks.write_diagnosis(diagnosis, stats.step)
+        return changed
+
     def diagnoses(self, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
         """The standing diagnoses, most severe first, with the remedies treatment applied marked so."""
         applied = self.treater.applied_remedies() if self.treater is not None else {}

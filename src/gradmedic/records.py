@@ -22,6 +22,7 @@ DEAD = "dead_units"
 SATURATED = "saturated_units"
 NON_FINITE = "non_finite"
 LOSS_DIVERGENCE = "loss_divergence"
+UPDATE_RATIO = "update_ratio"
 
 REPORT_VERSION = "1"
 

@@ -9,6 +9,11 @@ steps next.
 
 The report is written whatever ends the script (run_signals.py says how signals are met), and the
 process then ends as ``python SCRIPT`` would have: its exit code, its traceback, or death by the signal.
+
+A script that updates its weights by hand never steps an optimizer: when a second backward pass comes
+with no optimizer step since the first, the model is found from the parameters the backward graph
+reaches, and its Monitor counts backward passes (the first one's loss included). An optimizer that
+steps later takes over that Monitor's clock.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ from .atomic_file import write_text_atomic
 from .config import Config
 from .faults import one_line
 from .monitor import Monitor, monitor_of
+from .probe.graph import graph_parameters
 from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
 from .run_signals import Stopped, signals_deferred, stop_signals_raise
+from .unwatched import nothing_watched_reason
 
 
 @dataclass
@@ -57,7 +64,12 @@ WRAPPERS = {"DistributedDataParallel", "DataParallel", "FullyShardedDataParallel
 def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
     """The modules an optimizer trains: the smallest module holding all its parameters, or else the
     top-level modules that hold some of them."""
-    wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return find_models_holding({id(p) for group in optimizer.param_groups for p in group["params"]})
+
+
+def find_models_holding(wanted: set[int]) -> list[nn.Module]:
+    """The modules holding the parameters whose ids are ``wanted``: the smallest module holding all of
+    them, or else the top-level modules that hold some of them."""
     if not wanted:
         return []
     with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
@@ -79,6 +91,9 @@ def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
         return [min(covering, key=lambda c: c[:4])[4]]
     children = {id(c) for m, _ in holders for c in m.modules() if c is not m}
     return [m for m, _ in holders if id(m) not in children]
+
+
+_NOT_WATCHING: Any = object()  # in ScriptWatcher._by_hand: hand-updated training was looked for, none found
 
 
 def _label(model: nn.Module, taken: set[str]) -> str:
@@ -106,11 +121,16 @@ class ScriptWatcher:
     _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
     _undo: list[Callable[[], None]] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    _optimizer_seen: bool = False
+    _backward_calls: int = 0
+    _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
+    _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
 
     def install(self) -> None:
         handle = register_optimizer_step_pre_hook(self._on_step)
         self._undo.append(handle.remove)
         self._patch(torch.Tensor, "backward", self._wrap_backward)
+        self._patch(torch.autograd, "backward", self._wrap_autograd_backward)
         self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
 
     def _patch(self, owner: Any, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -128,6 +148,49 @@ class ScriptWatcher:
 
         return backward
 
+    def _wrap_autograd_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        watcher = self
+
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            scalar = isinstance(tensors, torch.Tensor) and tensors.numel() == 1 and tensors.is_floating_point()
+            if scalar and watcher._loss is None:  # torch.autograd.backward(loss), not through Tensor.backward
+                watcher._loss = watcher._unscaled.pop(id(tensors), tensors)
+            if not watcher._optimizer_seen and not watcher._by_hand:
+                watcher._guarded(watcher._on_backward_by_hand, tensors)
+            elif watcher._by_hand and watcher._loss is not None:
+                loss, watcher._loss = watcher._loss, None
+                for monitor in watcher._by_hand:
+                    if monitor is not _NOT_WATCHING:
+                        monitor.observe_loss(loss)
+            return original(tensors, *args, **kwargs)
+
+        return backward
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # never break the user's script
+            print(f"gradmedic: could not watch this backward pass ({exc}); training goes on", file=sys.stderr)
+            self._by_hand.append(_NOT_WATCHING)
+
+    def _on_backward_by_hand(self, tensors: Any) -> None:
+        """Before any optimizer step: the first backward pass is remembered, the second attaches."""
+        roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+        self._backward_calls += 1
+        if self._first_backward is None:  # its loss stays for an optimizer that may step next
+            self._first_backward = (graph_parameters(roots), self._loss)
+            return
+        loss, self._loss = self._loss, None
+        first_params, first_loss = self._first_backward
+        params = graph_parameters(roots) | first_params
+        monitors = self._attach_models(find_models_holding(params), None, start_step=1)
+        for monitor in monitors:
+            if first_loss is not None:
+                monitor.observe_earlier_loss(first_loss, 0)
+            if loss is not None:
+                monitor.observe_loss(loss)
+        self._by_hand += monitors or [_NOT_WATCHING]
+
     def _wrap_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
         watcher = self
 
@@ -140,10 +203,11 @@ class ScriptWatcher:
         return scale
 
     def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._optimizer_seen = True
         try:
             monitors = self._optimizers.get(id(optimizer))
             if monitors is None:
-                monitors = self._optimizers[id(optimizer)] = self._attach(optimizer)
+                monitors = self._optimizers[id(optimizer)] = self._take_over(optimizer) or self._attach(optimizer)
             loss, self._loss = self._loss, None
             if loss is not None:
                 for monitor in monitors:
@@ -156,9 +220,25 @@ class ScriptWatcher:
                 Incident(step, "runner", f"could not watch the model of a {type(optimizer).__name__}: {one_line(exc)}")
             )
 
+    def _take_over(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        """An optimizer that steps models already counted by backward passes takes over their clocks."""
+        wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        monitors = [
+            m for m in self._by_hand if m is not _NOT_WATCHING and wanted & {id(p) for p in m.model.parameters()}
+        ]
+        for monitor in monitors:
+            monitor.use_optimizer(optimizer)
+            self._by_hand.remove(monitor)
+        return monitors
+
     def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        return self._attach_models(find_trained_models(optimizer), optimizer)
+
+    def _attach_models(
+        self, models: list[nn.Module], optimizer: torch.optim.Optimizer | None, start_step: int = 0
+    ) -> list[Monitor]:
         monitors = []
-        for model in find_trained_models(optimizer):
+        for model in models:
             if not any(p.requires_grad for p in model.parameters()):
                 continue
             existing = monitor_of(model)
@@ -180,14 +260,19 @@ class ScriptWatcher:
                 every=self.options.every,
                 config=self.options.config,
                 console=not self.options.quiet,
-                treat=self.options.treat,
+                treat=self.options.treat and optimizer is not None,
+                start_step=start_step,
             )
             self.watched.append(Watched(label, monitor))
             monitors.append(monitor)
         return monitors
 
-    def finish(self) -> Report:
-        """Close every monitor, undo the hooks, and write the merged report."""
+    def finish(self, script_ran: bool = True) -> Report:
+        """Close every monitor, undo the hooks, and write the merged report.
+
+        ``script_ran`` is False when the script did not even compile: then no line says that nothing was
+        watched (python's own error says it all), though the report still records it.
+        """
         for undo in reversed(self._undo):
             undo()
         self._undo.clear()
@@ -195,6 +280,11 @@ class ScriptWatcher:
         report = merge_reports(reports)
         if self.incidents:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
+        if report.steps == 0:
+            reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
+            report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
+            if script_ran and not self.options.quiet:
+                print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)
         if self.options.json_path:
             data = report.to_dict()
             data["models"] = [
@@ -306,8 +396,9 @@ def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ende
     try:
         with signals_deferred() as deferred:
             code = _ending(script, ended)
+            compiled = not (isinstance(ended, SyntaxError) and ended.filename == os.path.abspath(script))
             try:
-                watcher.finish()
+                watcher.finish(script_ran=compiled)
             except Exception as exc:
                 print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
             if options.html_path:

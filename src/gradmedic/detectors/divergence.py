@@ -1,6 +1,10 @@
-"""loss_divergence: the loss climbs far above its best and past where it started, sustained.
+"""loss_divergence: the loss climbs far above where it started or far above its best, sustained.
 
-Only when the user hands the loss over (``monitor.observe_loss``) and the loss is positive.
+Only when the user hands the loss over (``monitor.observe_loss``) and the loss is positive. Two rules:
+
+- early blow-up: the loss of every step (sampled or not) against the loss as training began, so a run
+  that blows up within its first steps, before a window of sampled steps exists, is caught;
+- later divergence: the sampled losses against the best running median of the history.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from .common import median
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    return _against_best(history, cfg) or _against_start(history, cfg)
+
+
+def _against_best(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     losses = [(s.step, s.loss) for s in history if s.loss is not None and math.isfinite(s.loss)]
     w = cfg.window
     if len(losses) < 3 * w or any(v <= 0 for _, v in losses):
@@ -34,4 +42,44 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         first_step=losses[-w][0],
         step=losses[-1][0],
         evidence={"loss": now, "best_loss": best, "initial_loss": start, "factor": now / best},
+    )
+
+
+def _against_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
+    """Every observed loss against the first ones: ``persist`` of the last ``window`` (or every one after
+    the first, while there are fewer, at least two) above ``divergence_factor`` times the start."""
+    if not history or min(history[0].losses, default=history[0].step) > cfg.divergence_start_steps:
+        return None  # the start of training is out of view
+    per_step: dict[int, float] = {}
+    for s in history:
+        per_step.update(s.losses)
+        if s.loss is not None:
+            per_step[s.step] = s.loss
+    losses = sorted((step, v) for step, v in per_step.items() if math.isfinite(v))
+    if len(losses) < 3 or losses[0][0] > cfg.divergence_start_steps or any(v <= 0 for _, v in losses):
+        return None
+    values = [v for _, v in losses]
+    # the first loss, or the median of the first few when it was unusually high
+    start = min(values[0], median(values[: cfg.window]))
+    threshold = cfg.divergence_factor * start
+    recent = losses[1:][-cfg.window :]
+    needed = max(2, min(cfg.persist, len(recent)))
+    above = [(step, v) for step, v in recent if v > threshold]
+    if len(above) < needed or values[-1] <= threshold:
+        return None
+    now = values[-1]
+    error = now > cfg.divergence_factor**2 * start
+    return Finding(
+        kind=LOSS_DIVERGENCE,
+        severity="error" if error else "warning",
+        layers=(),
+        first_step=above[0][0],
+        step=losses[-1][0],
+        evidence={
+            "loss": now,
+            "best_loss": min(values),
+            "initial_loss": start,
+            "factor": now / start,
+            "reference": "initial loss",
+        },
     )

@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Sequence
 
 from ..config import Config
 from ..records import DEAD, SEVERITY_RANK, VANISHING, Finding, LayerInfo, StepStats
-from . import dead, divergence, exploding, nonfinite, saturation, vanishing
+from . import dead, divergence, exploding, nonfinite, saturation, update_ratio, vanishing
 
 Detector = Callable[[Sequence[StepStats], Mapping[str, LayerInfo], Config], "Finding | None"]
 
@@ -24,6 +24,7 @@ DETECTORS: dict[str, Detector] = {
     "dead_units": dead.detect,
     "saturated_units": saturation.detect,
     "loss_divergence": divergence.detect,
+    "update_ratio": update_ratio.detect,
 }
 
 # Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.

@@ -85,13 +85,23 @@ class _Views:
         self.snapshot: list[torch.Tensor] = []  # one buffer per weight subset, reused across steps
 
     def refresh(self) -> None:
-        ptrs = [p.data_ptr() for p in self._params]
-        if ptrs != self._ptrs:
-            self._ptrs = ptrs
-            self.params = [p.detach() for p in self._params]
-            self._subsets = [_subset(w) for w in self._weights]
-            self._copied = [k for k, w in enumerate(self._weights) if not w.is_contiguous()]
+        if self.follow():
             self.snapshot = [s.clone() for s in self._subsets]
+
+    def follow(self) -> bool:
+        """Point the aliases at the parameters' storage when it was replaced; True when it was.
+
+        After an update by hand that replaces it (``p.data = p.data - lr * p.grad``) the snapshot taken
+        before the update stays, and the update is measured against the new storage.
+        """
+        ptrs = [p.data_ptr() for p in self._params]
+        if ptrs == self._ptrs:
+            return False
+        self._ptrs = ptrs
+        self.params = [p.detach() for p in self._params]
+        self._subsets = [_subset(w) for w in self._weights]
+        self._copied = [k for k, w in enumerate(self._weights) if not w.is_contiguous()]
+        return True
 
     @property
     def subsets(self) -> list[torch.Tensor]:
@@ -132,6 +142,7 @@ class GradientProbe:
         return [layer.name for layer in self.layers if layer.name in bad]
 
     def after_step(self, m: GradientMeasurement) -> None:
+        self._views.follow()
         snapshot = self._views.snapshot
         torch._foreach_sub_(snapshot, self._views.subsets)
         m.update_norms = _norms(snapshot, self.device)

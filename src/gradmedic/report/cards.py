@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..records import DEAD, EXPLODING, LOSS_DIVERGENCE, NON_FINITE, SATURATED, VANISHING, Diagnosis, Treatment
+from ..records import (
+    DEAD,
+    EXPLODING,
+    LOSS_DIVERGENCE,
+    NON_FINITE,
+    SATURATED,
+    UPDATE_RATIO,
+    VANISHING,
+    Diagnosis,
+    Treatment,
+)
 from .svg import esc, fmt
 
 TITLES = {
@@ -14,6 +24,7 @@ TITLES = {
     SATURATED: "Saturated units",
     NON_FINITE: "NaN or Inf",
     LOSS_DIVERGENCE: "Diverging loss",
+    UPDATE_RATIO: "Updates too large",
 }
 
 # What each problem is, for a reader who has not met it before.
@@ -28,7 +39,10 @@ ABOUT = {
     "so almost no gradient passes back through them.",
     NON_FINITE: "A NaN or an Inf appeared in the loss, a gradient or a weight; "
     "from there on every update spreads it and training computes nothing useful.",
-    LOSS_DIVERGENCE: "The loss climbed far above its best value instead of going down.",
+    LOSS_DIVERGENCE: "The loss climbed far above its best value, or far above where it started, instead of going down.",
+    UPDATE_RATIO: "Each step changes the weights by a large part of their own size (healthy training "
+    "moves them by about a thousandth), so the optimizer throws away what it learned: the learning rate "
+    "is too high.",
 }
 
 MAX_ITEMS = 12  # evidence lists and mappings longer than this are cut, with a count of the rest
