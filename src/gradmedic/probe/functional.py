@@ -19,7 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 def _kinds() -> dict[Any, str]:
     """Function object (as the mode receives it) -> activation kind, as in layers.ACTIVATION_KINDS."""
-    names = {
+    names: dict[str, list[tuple[Any, str]]] = {
         "relu": [
             (torch, "relu"),
             (torch, "relu_"),
