@@ -185,4 +185,6 @@ def test_under_torch_compile_the_mode_is_never_entered() -> None:
             compiled(x).square().mean().backward()
             opt.step()
             assert _get_current_function_mode() is None
+        # read from the next layer's input (the proxy, kind unknown), not intercepted where computed
+        assert monitor._probe.sites["fc1"].kind is None
     assert not monitor._disabled and monitor.step == 3

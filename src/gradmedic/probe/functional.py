@@ -65,6 +65,18 @@ def _kinds() -> dict[Any, str]:
 ACTIVATION_FUNCTIONS: dict[Any, str] = _kinds()
 
 
+def under_compile() -> bool:
+    """Whether ``torch.compile`` is at work: tracing, or running a hook eagerly between two compiled graphs."""
+    if torch.compiler.is_compiling():
+        return True
+    try:  # a graph break runs the hook eagerly, with dynamo's frame callback still installed
+        from torch._C._dynamo.eval_frame import get_eval_frame_callback
+
+        return get_eval_frame_callback() not in (None, False)
+    except Exception:  # a torch without it: the check above is all there is
+        return False
+
+
 class ActivationMode(TorchFunctionMode):
     """Passes every torch call through, and reports (kind, result) of each functional activation.
 

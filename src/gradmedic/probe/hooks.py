@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .activations import Site, cpu_scratch
-from .functional import ActivationMode
+from .functional import ActivationMode, under_compile
 from .layers import Layer, activation_kind
 from .recurrent import recurrent_kind, recurrent_output
 
@@ -99,7 +99,7 @@ class ForwardProbe:
             return
         self._on_pass_start()
         self.new_pass()
-        if self._armed and not torch.compiler.is_compiling():
+        if self._armed and not under_compile():
             self._mode.enter()
 
     def _leave_mode(self, module: nn.Module, args: Any, output: Any) -> None:
