@@ -11,7 +11,7 @@ from torch import nn
 from torch.overrides import _get_current_function_mode
 
 import gradmedic
-from gradmedic.probe.functional import ActivationMode
+from gradmedic.probe.functional import IDLE_PASSES, ActivationMode
 
 from ..step_recorder import StepRecorder
 
@@ -88,6 +88,14 @@ def test_the_mode_is_entered_on_sampled_training_passes_only() -> None:
     assert entered == sampled + [False]
     assert not all(sampled) and any(sampled)
     assert _get_current_function_mode() is None  # nothing left behind
+
+
+def test_a_model_without_functional_activations_stops_being_intercepted() -> None:
+    torch.manual_seed(0)
+    model = Net(nn.ReLU())  # its activation is a module: the mode finds nothing to measure
+    _train(model, 10)
+    entered = [isinstance(mode, ActivationMode) for mode in model.modes]
+    assert entered == [True] * IDLE_PASSES + [False] * (10 - IDLE_PASSES)
 
 
 def test_an_activation_module_is_counted_once_per_call() -> None:

@@ -64,6 +64,10 @@ def _kinds() -> dict[Any, str]:
 
 ACTIVATION_FUNCTIONS: dict[Any, str] = _kinds()
 
+# A model whose sampled passes showed no functional activation this many times in a row (its activations
+# are modules) is not intercepted again: the mode costs Python on every torch call it sees.
+IDLE_PASSES = 3
+
 
 def under_compile() -> bool:
     """Whether ``torch.compile`` is at work: tracing, or running a hook eagerly between two compiled graphs."""
@@ -89,16 +93,22 @@ class ActivationMode(TorchFunctionMode):
         self.on_activation = on_activation
         self.entered = False  # reporting: inside a sampled training pass
         self.on_stack = False
+        self.found = False  # this pass measured a functional activation (the probe says so)
+        self.idle = 0  # passes in a row without one
+
+    @property
+    def retired(self) -> bool:
+        return self.idle >= IDLE_PASSES
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        kind = ACTIVATION_FUNCTIONS.get(func) if self.entered else None
-        if kind is not None:
-            self.on_activation(kind, out)
+        out = func(*args, **kwargs) if kwargs else func(*args)  # every torch call of the pass: kept lean
+        if func in ACTIVATION_FUNCTIONS and self.entered:
+            self.on_activation(ACTIVATION_FUNCTIONS[func], out)
         return out
 
     def enter(self) -> None:
         self.leave()
+        self.found = False
         if not self.on_stack:  # still there when another mode was left above it
             self.__enter__()
             self.on_stack = True
@@ -106,6 +116,8 @@ class ActivationMode(TorchFunctionMode):
 
     def leave(self) -> None:
         """Take the mode off the stack if it is on top; otherwise it stays there, passing calls through."""
+        if self.entered:
+            self.idle = 0 if self.found else self.idle + 1
         self.entered = False
         if not self.on_stack:
             return

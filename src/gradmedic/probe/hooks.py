@@ -72,10 +72,11 @@ class ForwardProbe:
         self._on_output = on_output
         self._guard = guard
         self._producer: Layer | None = None
-        self._producer_shape: tuple[int, int] = (0, 0)  # the producer's output: (ndim, batch)
+        self._producer_output: Any = None
         self._measured: set[str] = set()  # sites measured in this pass, either way
         self._direct: dict[str, tuple[str | None, int]] = {}  # sites measured where computed: (kind, units)
         self._in_activation = 0  # inside an activation module's forward: its own F.relu is not counted twice
+        self._pending: dict[str, tuple[str | None, str, bool, list[tuple[torch.Tensor, int]]]] = {}
         self._mode = ActivationMode(guard(self._functional))
         self._armed: list[RemovableHandle] = []
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
@@ -99,7 +100,7 @@ class ForwardProbe:
             return
         self._on_pass_start()
         self.new_pass()
-        if self._armed and not under_compile():
+        if self._armed and not self._mode.retired and not under_compile():
             self._mode.enter()
 
     def _leave_mode(self, module: nn.Module, args: Any, output: Any) -> None:
@@ -107,6 +108,7 @@ class ForwardProbe:
             self._mode.leave()
 
     def _root_post(self, module: nn.Module, args: Any, output: Any) -> None:
+        self.flush()
         if not _training(module):
             return
         tensors = output_tensors(output)
@@ -116,8 +118,10 @@ class ForwardProbe:
     def new_pass(self) -> None:
         """Forget the producer chain: a new forward pass starts (or a new step, when the root is never called)."""
         self._producer = None
+        self._producer_output = None
         self._measured.clear()
         self._direct.clear()
+        self._pending.clear()
         self._in_activation = 0
 
     # --- per-layer hooks: armed on sampled steps only --------------------------------------------
@@ -160,10 +164,10 @@ class ForwardProbe:
             if not _training(module):
                 return
             self._producer = layer
+            self._producer_output = output  # read only if a functional activation follows (cheaper there)
             out = recurrent_output(output) if kind is not None else None
-            tensors = [out] if out is not None else output_tensors(output)
-            self._producer_shape = (tensors[0].ndim, tensors[0].shape[0]) if tensors and tensors[0].ndim else (0, 0)
             if out is not None:
+                self._producer_output = out
                 self._record_direct(layer.name, out, kind, "", False)
 
         return hook
@@ -187,27 +191,48 @@ class ForwardProbe:
     def _functional(self, kind: str, out: Any) -> None:
         """A functional activation's result: the activated output of the layer that ran last, if it is its."""
         producer = self._producer
+        if producer is None or self._in_activation or not isinstance(out, torch.Tensor) or not out.ndim:
+            return
+        made = output_tensors(self._producer_output)
         if (
-            producer is None
-            or self._in_activation
-            or not isinstance(out, torch.Tensor)
+            not made
             or not out.is_floating_point()
             or not torch.is_grad_enabled()
-            or (out.ndim, out.shape[0] if out.ndim else 0) != self._producer_shape
+            or made[0].ndim != out.ndim
+            or made[0].shape[0] != out.shape[0]
         ):
             return  # data, a parameter (a learned gate), or a tensor of another shape: not this layer's output
+        self._mode.found = True
         self._record_direct(producer.name, out, kind, "", producer.is_conv)
 
     def _record_direct(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
-        """Measured where computed: every call of one kind and width in a pass adds to the site (time steps)."""
+        """Measured where computed: every call of one kind and width in a pass adds to the site (time steps).
+
+        The first call is reduced at once; later ones (the next time steps) wait for the end of the pass,
+        to be reduced together in one go. One changed in place meanwhile is left out.
+        """
         units = x.shape[_unit_dim(x, conv)] if x.ndim else 0
         seen = self._direct.get(site_name)
         if seen is None and site_name in self._measured:
             return  # already read from the next layer's input in this pass
         if seen is not None and seen != (kind, units):
             return  # a second, different activation on the same layer's output (an LSTM's tanh beside its gates)
-        self._direct[site_name] = (kind, units)
-        self._record(site_name, x, kind, module, conv)
+        if seen is None:
+            self._direct[site_name] = (kind, units)
+            self._record(site_name, x, kind, module, conv)
+            return
+        x = x.detach()
+        self._pending.setdefault(site_name, (kind, module, conv, []))[3].append((x, x._version))
+
+    def flush(self) -> None:
+        """Reduce the calls held back in this pass: one concatenation and one reduction per site."""
+        pending, self._pending = self._pending, {}
+        for site_name, (kind, module, conv, calls) in pending.items():
+            tensors = [x for x, version in calls if x._version == version]
+            if tensors and all(x.shape == tensors[0].shape for x in tensors):
+                tensors = [torch.cat(tensors) if len(tensors) > 1 else tensors[0]]  # [calls * batch, ...]
+            for x in tensors:
+                self._record(site_name, x, kind, module, conv)
 
     def _record(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
         self._measured.add(site_name)
@@ -220,6 +245,7 @@ class ForwardProbe:
         site.add(x, self.margin, self._scratch)
 
     def reset_sites(self) -> None:
+        self._pending.clear()
         for site in self.sites.values():
             site.reset()
 
