@@ -196,3 +196,31 @@ def test_under_torch_compile_the_mode_is_never_entered() -> None:
         # read from the next layer's input (the proxy, kind unknown), not intercepted where computed
         assert monitor._probe.sites["fc1"].kind is None
     assert not monitor._disabled and monitor.step == 3
+
+
+def test_a_time_step_changed_in_place_afterwards_is_left_out_not_miscounted() -> None:
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell, self.head = nn.Linear(4 + 8, 8), nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [batch, steps, 4]
+            h = torch.zeros(x.shape[0], 8)
+            out = x.new_zeros(x.shape[0], 8)
+            for t in range(x.shape[1]):
+                h = F.gelu(self.cell(torch.cat([x[:, t], h], 1)))  # [batch, 8]
+                out = out + h
+                h.mul_(0.0)  # overwritten in place after use (gelu keeps its input, not its output)
+            return self.head(out)
+
+    torch.manual_seed(0)
+    model = Loop()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    recorder = StepRecorder()
+    with gradmedic.watch(model, opt, console=False, sinks=[recorder]) as monitor:
+        opt.zero_grad()
+        model(torch.randn(5, 7, 4)).sum().backward()
+        assert monitor._probe.sites["cell"].numel == 5 * 8  # the first step, reduced at once; the rest dropped
+        opt.step()
+    stats = recorder.steps[0].layers["cell"].activation
+    assert stats is not None and stats.kind == "other" and stats.zero_fraction == 0.0
