@@ -365,6 +365,7 @@ class Monitor:
     # --- one host transfer per sampled step -----------------------------------------------------------
     def _finalize(self, m: GradientMeasurement) -> None:
         self._grad.after_step(m)
+        self._probe.flush()  # time steps held back, when the root module is never called to flush them
         sites = [s for s in self._probe.sites.values() if s.header is not None]
         parts = m.tensors() + [t for s in sites for t in s.parts()] + self._sentinel.take()
         values = _to_host(parts, self._grad.device)  # the one host transfer

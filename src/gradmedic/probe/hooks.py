@@ -2,10 +2,18 @@
 
 Every activation is attributed to the layer that produced it (the last parameterised, non-normalising
 layer that ran before it in the same forward pass), so ``zero_fraction/fc2`` means the zeros in fc2's
-activated output, whether the activation is an ``nn.ReLU`` module, a reused module, or ``F.relu``
-read from the input of the next layer. The first layer's input is data, never an activation.
+activated output, whether the activation is an ``nn.ReLU`` module, a reused module, a functional
+``F.relu``/``torch.tanh`` call, or the fused nonlinearity of a built-in ``nn.RNN``/``LSTM``/``GRU``.
 
-Only the root model's two hooks stay registered on every step (the per-layer hooks do not need the
+Measured where computed: an activation module's output (module hook), a functional activation's result
+(probe/functional.py, a TorchFunctionMode entered by the root hooks on sampled training passes), a
+recurrent layer's output sequence (probe/recurrent.py). Each such call counts, so the time steps of a
+hand-written recurrent cell accumulate into one site, whatever happens to the tensor afterwards. A
+layer whose activation was not seen this way is read from the input of the next layer (a proxy: under
+``torch.compile``, or a model whose root module is never called). The first layer's input is data,
+never an activation.
+
+Only the root model's hooks stay registered on every step (the per-layer hooks do not need the
 root to be called: a ModuleDict whose parts are called one by one is watched too); the post-hook hands the output to
 the every-step non-finite check (probe/sentinel.py). The per-layer hooks are armed for the
 passes of a sampled step and removed after it, so unsampled steps pay nothing for them.
@@ -20,8 +28,10 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .activations import Site, cpu_scratch
+from .functional import ActivationMode, under_compile
 from .layers import Layer, activation_kind
 from .pickling import ProbeHook, install_state_filter
+from .recurrent import recurrent_kind, recurrent_output
 
 
 def _training(module: nn.Module) -> bool:
@@ -66,7 +76,12 @@ class ForwardProbe:
         self._on_output = on_output
         self._guard = guard
         self._producer: Layer | None = None
-        self._measured: set[str] = set()
+        self._producer_output: Any = None
+        self._measured: set[str] = set()  # sites measured in this pass, either way
+        self._direct: dict[str, tuple[str | None, int]] = {}  # sites measured where computed: (kind, units)
+        self._in_activation = 0  # inside an activation module's forward: its own F.relu is not counted twice
+        self._pending: dict[str, tuple[str | None, str, bool, list[tuple[torch.Tensor, int]]]] = {}
+        self._mode = ActivationMode(guard(self._functional))
         self._armed: list[RemovableHandle] = []
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
         # that produces CPU activations gets it at its first one
@@ -74,6 +89,8 @@ class ForwardProbe:
         install_state_filter(model)  # a pickled or deep-copied model leaves these hooks behind
         self._root: list[RemovableHandle] = [
             model.register_forward_pre_hook(ProbeHook(guard(self._root_pre))),
+            # unguarded: leaves the mode even when the pass raised or the monitor stopped
+            model.register_forward_hook(ProbeHook(self._leave_mode), always_call=True),
             model.register_forward_hook(ProbeHook(guard(self._root_post))),
         ]
         self._activations = [
@@ -88,8 +105,15 @@ class ForwardProbe:
             return
         self._on_pass_start()
         self.new_pass()
+        if self._armed and not self._mode.retired and not under_compile():
+            self._mode.enter()
+
+    def _leave_mode(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self._mode.on_stack:
+            self._mode.leave()
 
     def _root_post(self, module: nn.Module, args: Any, output: Any) -> None:
+        self.flush()
         if not _training(module):
             return
         tensors = output_tensors(output)
@@ -99,7 +123,11 @@ class ForwardProbe:
     def new_pass(self) -> None:
         """Forget the producer chain: a new forward pass starts (or a new step, when the root is never called)."""
         self._producer = None
+        self._producer_output = None
         self._measured.clear()
+        self._direct.clear()
+        self._pending.clear()
+        self._in_activation = 0
 
     # --- per-layer hooks: armed on sampled steps only --------------------------------------------
     def arm(self) -> None:
@@ -111,9 +139,11 @@ class ForwardProbe:
             if not layer.is_norm:
                 self._armed.append(layer.module.register_forward_hook(ProbeHook(self._guard(self._layer_post(layer)))))
         for name, module, kind in self._activations:
+            self._armed.append(module.register_forward_pre_hook(ProbeHook(self._guard(self._activation_pre))))
             self._armed.append(module.register_forward_hook(ProbeHook(self._guard(self._activation_post(name, kind)))))
 
     def disarm(self) -> None:
+        self._mode.leave()
         for handle in self._armed:
             handle.remove()
         self._armed.clear()
@@ -133,29 +163,85 @@ class ForwardProbe:
         return hook
 
     def _layer_post(self, layer: Layer) -> Callable[[nn.Module, Any, Any], None]:
+        kind = recurrent_kind(layer.module)
+
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if _training(module):
-                self._producer = layer
+            if not _training(module):
+                return
+            self._producer = layer
+            self._producer_output = output  # read only if a functional activation follows (cheaper there)
+            out = recurrent_output(output) if kind is not None else None
+            if out is not None:
+                self._producer_output = out
+                self._record_direct(layer.name, out, kind, "", False)
 
         return hook
 
+    def _activation_pre(self, module: nn.Module, args: Any) -> None:
+        self._in_activation += 1
+
     def _activation_post(self, name: str, kind: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
+            self._in_activation = max(self._in_activation - 1, 0)
             if not _training(module) or not isinstance(output, torch.Tensor) or output.ndim < 1:
                 return
             producer = self._producer
             site = producer.name if producer is not None else name
-            if site in self._measured:
-                return
             self.order.setdefault(site, len(self.order))
             conv = producer.is_conv if producer is not None else output.ndim >= 4
-            self._record(site, output, kind, name, conv)
+            self._record_direct(site, output, kind, name, conv)
 
         return hook
 
+    def _functional(self, kind: str, out: Any) -> None:
+        """A functional activation's result: the activated output of the layer that ran last, if it is its."""
+        producer = self._producer
+        if producer is None or self._in_activation or not isinstance(out, torch.Tensor) or not out.ndim:
+            return
+        made = output_tensors(self._producer_output)
+        if (
+            not made
+            or not out.is_floating_point()
+            or not torch.is_grad_enabled()
+            or made[0].ndim != out.ndim
+            or made[0].shape[0] != out.shape[0]
+        ):
+            return  # data, a parameter (a learned gate), or a tensor of another shape: not this layer's output
+        self._mode.found = True
+        self._record_direct(producer.name, out, kind, "", producer.is_conv)
+
+    def _record_direct(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
+        """Measured where computed: every call of one kind and width in a pass adds to the site (time steps).
+
+        The first call is reduced at once; later ones (the next time steps) wait for the end of the pass,
+        to be reduced together in one go. One changed in place meanwhile is left out.
+        """
+        units = x.shape[_unit_dim(x, conv)] if x.ndim else 0
+        seen = self._direct.get(site_name)
+        if seen is None and site_name in self._measured:
+            return  # already read from the next layer's input in this pass
+        if seen is not None and seen != (kind, units):
+            return  # a second, different activation on the same layer's output (an LSTM's tanh beside its gates)
+        if seen is None:
+            self._direct[site_name] = (kind, units)
+            self._record(site_name, x, kind, module, conv)
+            return
+        x = x.detach()
+        self._pending.setdefault(site_name, (kind, module, conv, []))[3].append((x, x._version))
+
+    def flush(self) -> None:
+        """Reduce the calls held back in this pass: one concatenation and one reduction per site."""
+        pending, self._pending = self._pending, {}
+        for site_name, (kind, module, conv, calls) in pending.items():
+            tensors = [x for x, version in calls if x._version == version]
+            if tensors and all(x.shape == tensors[0].shape for x in tensors):
+                tensors = [torch.cat(tensors) if len(tensors) > 1 else tensors[0]]  # [calls * batch, ...]
+            for x in tensors:
+                self._record(site_name, x, kind, module, conv)
+
     def _record(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
         self._measured.add(site_name)
-        unit_dim = 1 if conv and x.ndim >= 3 else -1
+        unit_dim = _unit_dim(x, conv)
         site = self.sites.get(site_name)
         if site is None or site.kind != kind or site.unit_dim != unit_dim:
             site = self.sites[site_name] = Site(site_name, kind, module, unit_dim)
@@ -164,11 +250,18 @@ class ForwardProbe:
         site.add(x, self.margin, self._scratch)
 
     def reset_sites(self) -> None:
+        self._pending.clear()
         for site in self.sites.values():
             site.reset()
 
     def remove(self) -> None:
         self.disarm()
+        self._mode.leave()
         for handle in self._root:
             handle.remove()
         self._root.clear()
+
+
+def _unit_dim(x: torch.Tensor, conv: bool) -> int:
+    """Where the units are: the channels of a convolution's output, else the last dimension."""
+    return 1 if conv and x.ndim >= 3 else -1
