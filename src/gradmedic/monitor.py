@@ -71,18 +71,23 @@ class Monitor:
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
+        self._measured_step = 0
+        self._waiting: set[int] = set()  # other optimizers still to step before the measurement is complete
         self._pending: StepStats | None = None  # the last sampled step, until its loss had a chance to arrive
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
         self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
+        self.optimizers = optimizers
         self._doctor = Doctor(model, optimizers, self.config) if treat else None
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
         self._handles = [
             clock.register_step_pre_hook(self._guard(self._before_step)),
             clock.register_step_post_hook(self._guard(self._after_step)),
         ]
+        for other in optimizers[1:]:
+            self._hook_other(other)
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
 
@@ -115,6 +120,7 @@ class Monitor:
 
     def report(self) -> Report:
         """The report so far: the layers, the standing diagnoses (most severe first) and the treatments."""
+        self._complete_measurement()
         self._emit_pending()
         applied = self._doctor.applied_remedies() if self._doctor else {}
         diagnoses = [
@@ -127,6 +133,13 @@ class Monitor:
             diagnoses=diagnoses,
             treatments=sorted(self._doctor.records, key=lambda t: t.step) if self._doctor else (),
         )
+
+    def add_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Another optimizer that steps part of the same model: its gradients are read when it steps."""
+        if self._closed or any(o is optimizer for o in self.optimizers):
+            return
+        self.optimizers.append(optimizer)
+        self._hook_other(optimizer)
 
     @property
     def diagnoses(self) -> list[Diagnosis]:
@@ -143,6 +156,7 @@ class Monitor:
         self._probe.remove()
         report = Report(steps=self._step, layers=[], diagnoses=[])
         try:
+            self._complete_measurement()
             self._emit_pending()
             self._final_nonfinite_check()
             if self._doctor is not None:
@@ -161,8 +175,15 @@ class Monitor:
         self.close()
 
     # --- optimizer hooks ------------------------------------------------------------------------------
+    def _hook_other(self, optimizer: torch.optim.Optimizer) -> None:
+        self._handles += [
+            optimizer.register_step_pre_hook(self._guard(self._before_other_step)),
+            optimizer.register_step_post_hook(self._guard(self._after_other_step)),
+        ]
+
     def _on_pass_start(self) -> None:
         self._stepped = False
+        self._complete_measurement()
         self._emit_pending()
 
     def _on_output(self, output: torch.Tensor) -> None:
@@ -175,15 +196,17 @@ class Monitor:
         return self.config.is_sampled(step) or step < self._dense_until
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._emit_pending()  # in case the root module is never called, so no pass start emitted it
+        self._complete_measurement()  # in case the root module is never called, so no pass start did it
+        self._emit_pending()
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
+            self._measured_step = self._step
 
     def _after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self._measurement is not None:
-            self._finalize(self._measurement)
-            self._measurement = None
-            self._probe.reset_sites()
+            self._waiting = {id(o) for o in self.optimizers[1:]}
+            if not self._waiting:
+                self._complete_measurement()
         self._step += 1
         self._stepped = True
         if self._doctor is not None:
@@ -193,6 +216,25 @@ class Monitor:
             self._probe.arm()  # a no-op when the hooks are still armed from this step
         else:
             self._probe.disarm()
+
+    def _before_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        # Its gradients are final only now: a GradScaler unscales each optimizer's own just before it steps.
+        if self._measurement is not None and id(optimizer) in self._waiting:
+            self._grad.remeasure(self._measurement, [p for g in optimizer.param_groups for p in g["params"]])
+
+    def _after_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._waiting.discard(id(optimizer))
+        if self._measurement is not None and not self._waiting:
+            self._complete_measurement()
+
+    def _complete_measurement(self) -> None:
+        """Finish the sampled step once every optimizer stepped (or the next pass starts without them)."""
+        m, self._measurement = self._measurement, None
+        self._waiting = set()
+        if m is None:
+            return
+        self._finalize(m, self._measured_step)
+        self._probe.reset_sites()
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
@@ -205,7 +247,7 @@ class Monitor:
             self._dense_until = self._step + doctor.patience + 1
 
     # --- one host transfer per sampled step -----------------------------------------------------------
-    def _finalize(self, m: GradientMeasurement) -> None:
+    def _finalize(self, m: GradientMeasurement, step: int) -> None:
         self._grad.after_step(m)
         sites = [s for s in self._probe.sites.values() if s.header is not None]
         parts = m.tensors() + [t for s in sites for t in s.parts()] + self._sentinel.take()
@@ -219,7 +261,7 @@ class Monitor:
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
         interval = self._sentinel.read(values[offset:])
         self._refresh_infos()
-        self._pending = _step_stats(self._step, layer_stats, global_norm, interval)
+        self._pending = _step_stats(step, layer_stats, global_norm, interval)
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""

@@ -71,6 +71,21 @@ def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
     return [m for m, _ in holders if id(m) not in children]
 
 
+def _contains(outer: nn.Module, inner: nn.Module) -> bool:
+    return any(m is inner for m in outer.modules())
+
+
+def _steps_part_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> bool:
+    owned = {id(p) for p in model.parameters()}
+    return all(id(p) in owned for group in optimizer.param_groups for p in group["params"])
+
+
+def live_optimizers() -> list[torch.optim.Optimizer]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)]
+
+
 def _label(model: nn.Module, taken: set[str]) -> str:
     base = type(model).__name__
     label, n = base, 2
@@ -142,8 +157,15 @@ class ScriptWatcher:
             self._optimizers[id(optimizer)] = []
 
     def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
+        # One model is one monitor: an optimizer that steps part of a watched model joins its monitor
+        # (its steps hand over no loss: the clock optimizer's do).
+        for w in self.watched:
+            if _steps_part_of(w.monitor.model, optimizer):
+                w.monitor.add_optimizer(optimizer)
+                return []
         monitors = []
-        for model in find_trained_models(optimizer):
+        for found in find_trained_models(optimizer):
+            model, partners = self._group(found, optimizer)
             if not any(p.requires_grad for p in model.parameters()):
                 continue
             taken = {w.label for w in self.watched}
@@ -153,7 +175,7 @@ class ScriptWatcher:
                 logdir = str(Path(logdir) / label)
             monitor = Monitor(
                 model,
-                optimizer,
+                [optimizer, *partners],
                 logdir=logdir,
                 every=self.options.every,
                 config=self.options.config,
@@ -162,7 +184,28 @@ class ScriptWatcher:
             )
             self.watched.append(Watched(label, monitor))
             monitors.append(monitor)
+            for partner in partners:
+                self._optimizers[id(partner)] = []
         return monitors
+
+    def _group(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> tuple[nn.Module, list[torch.optim.Optimizer]]:
+        """The other live optimizers that train a part of ``model`` or a module holding it (a whole
+        Sequential and its head), and the largest of their models, to be watched as one."""
+        partners = []
+        for other in live_optimizers():
+            if other is optimizer or id(other) in self._optimizers:
+                continue
+            found = find_trained_models(other)
+            if len(found) != 1:
+                continue
+            if _contains(model, found[0]):
+                partners.append(other)
+            elif _contains(found[0], model):
+                partners.append(other)
+                model = found[0]
+        return model, partners
 
     def finish(self) -> Report:
         """Close every monitor, undo the hooks, and write the merged report."""
