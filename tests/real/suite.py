@@ -184,7 +184,8 @@ CASES: list[Case] = [
     Case(
         name="hf_gpt2_tiny_plain_loop",
         workdir="drivers",
-        command=("hf_gpt2_lm.py",),
+        data={"input.txt": SHAKESPEARE},
+        command=("hf_gpt2_lm.py", "input.txt"),
         label=HEALTHY,
         confirmed_by="loss falls, finite",
     ),

@@ -84,6 +84,10 @@ class Layer:
     # inside an attention block: query/key gradients pass through the softmax's derivative, so they are
     # small by design and say nothing about the signal flowing through depth
     in_attention: bool = False
+    # a transformer's embeddings and head (pooler, classifier) sit outside its blocks; with init scales
+    # like 0.02, the head's gradients are far larger than the blocks' by design, so the depth profile is
+    # made of the blocks' own layers only
+    outside_blocks: bool = False
 
     @property
     def is_norm(self) -> bool:
@@ -100,6 +104,7 @@ class Layer:
             bool(self.weights)
             and not self.is_norm
             and not self.in_attention
+            and not self.outside_blocks
             and not isinstance(self.module, EMBEDDING_TYPES)
         )
 
@@ -117,6 +122,7 @@ def find_layers(model: nn.Module) -> list[Layer]:
         raise TypeError(f"gradmedic expected a torch.nn.Module, got {type(model).__name__}; pass the model you train")
     seen: set[int] = set()
     layers: list[Layer] = []
+    blocks = transformer_blocks(model)
     attention: list[str] = []  # names of the attention blocks found so far (parents come first)
     for index, (name, module) in enumerate(model.named_modules()):
         inside = any(name.startswith(a + ".") for a in attention)
@@ -124,6 +130,7 @@ def find_layers(model: nn.Module) -> list[Layer]:
             attention.append(name)
             inside = True
         layer = Layer(name=name or type(module).__name__, module=module, index=index, in_attention=inside)
+        layer.outside_blocks = bool(blocks) and not any(name.startswith(b + ".") for b in blocks)
         for pname, param in module.named_parameters(recurse=False):
             if id(param) in seen or not param.requires_grad:
                 continue
@@ -132,6 +139,17 @@ def find_layers(model: nn.Module) -> list[Layer]:
         if layer.weights or layer.biases:
             layers.append(layer)
     return layers
+
+
+def transformer_blocks(model: nn.Module) -> list[str]:
+    """The names of a transformer's blocks: items of a ModuleList or Sequential that hold attention."""
+    blocks = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.ModuleList, nn.Sequential)):
+            for child_name, child in module.named_children():
+                if any(is_attention(m, n) for n, m in child.named_modules() if n):
+                    blocks.append(f"{name}.{child_name}" if name else child_name)
+    return blocks
 
 
 def find_frozen_layers(model: nn.Module) -> list[Layer]:
