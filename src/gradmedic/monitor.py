@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import math
 import warnings
 import weakref
@@ -371,17 +372,7 @@ class Monitor:
 
     # --- fail-safe --------------------------------------------------------------------------------------
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def guarded(*args: Any, **kwargs: Any) -> None:
-            if self._disabled:
-                return None
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:
-                self._fail(exc)
-            return None
-
-        return guarded
+        return GuardedHook(self, fn)
 
     def _fail(self, exc: BaseException) -> None:
         if not self._disabled:
@@ -392,6 +383,31 @@ class Monitor:
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+class GuardedHook:
+    """A hook that never raises into the user's code: an error switches the monitor off instead.
+
+    Hooks live on the user's modules, so they travel with ``torch.save(model)`` and ``copy.deepcopy``:
+    pickled, a hook becomes a stdlib no-op (a logger's ``debug``, which returns None), so the copy is
+    not watched and the saved file loads without gradmedic.
+    """
+
+    def __init__(self, monitor: Monitor, fn: Callable[..., Any]) -> None:
+        self.monitor, self.fn = monitor, fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        monitor = self.monitor
+        if monitor._disabled:
+            return None
+        try:
+            self.fn(*args, **kwargs)
+        except Exception as exc:
+            monitor._fail(exc)
+        return None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return getattr, (logging.getLogger("gradmedic.detached_hook"), "debug")
 
 
 def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:

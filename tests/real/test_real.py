@@ -44,7 +44,9 @@ def test_real_script(case: Case, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     watched = run(case, prepare(case, tmp_path / "watched"), ["--json", str(report_path)])
 
-    assert plain.code == watched.code, f"exit {plain.code} under python, {watched.code} under gradmedic:\n{watched.stderr[-3000:]}"
+    assert plain.code == watched.code, (
+        f"exit {plain.code} under python, {watched.code} under gradmedic:\n{watched.stderr[-3000:]}"
+    )
     assert _comparable(plain) == _comparable(watched), "gradmedic changed the script's stdout"
     assert _file_names(plain.files) == _file_names(watched.files), "gradmedic changed the files the script writes"
     assert not any("gradmedic" in line for line in watched.stdout.splitlines()), "gradmedic wrote to stdout"
