@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import logging
 import math
 import warnings
 import weakref
@@ -27,6 +26,7 @@ from .advice import explain
 from .config import Config
 from .detectors.engine import Engine
 from .probe.gradients import GradientMeasurement, GradientProbe
+from .probe.guard import GuardedHook
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
 from .probe.sentinel import Interval, Sentinel
@@ -374,6 +374,13 @@ class Monitor:
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return GuardedHook(self, fn)
 
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
+
+    def fail(self, exc: BaseException) -> None:
+        self._fail(exc)
+
     def _fail(self, exc: BaseException) -> None:
         if not self._disabled:
             self._disabled = True
@@ -383,31 +390,6 @@ class Monitor:
                 RuntimeWarning,
                 stacklevel=3,
             )
-
-
-class GuardedHook:
-    """A hook that never raises into the user's code: an error switches the monitor off instead.
-
-    Hooks live on the user's modules, so they travel with ``torch.save(model)`` and ``copy.deepcopy``:
-    pickled, a hook becomes a stdlib no-op (a logger's ``debug``, which returns None), so the copy is
-    not watched and the saved file loads without gradmedic.
-    """
-
-    def __init__(self, monitor: Monitor, fn: Callable[..., Any]) -> None:
-        self.monitor, self.fn = monitor, fn
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        monitor = self.monitor
-        if monitor._disabled:
-            return None
-        try:
-            self.fn(*args, **kwargs)
-        except Exception as exc:
-            monitor._fail(exc)
-        return None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return getattr, (logging.getLogger("gradmedic.detached_hook"), "debug")
 
 
 def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:

@@ -171,8 +171,8 @@ CASES: list[Case] = [
             "--bptt=35",
             "--log-interval=50",
         ),
-        label=("exploding_gradients", "saturated_units", "loss_divergence", "non_finite"),
-        confirmed_by="loss rises far above its start and the gradient norm grows by orders of magnitude",
+        label=("exploding_gradients",),
+        confirmed_by="oracle: global gradient norm 0.37 at the first step, median 7.9e2, max 2.1e8; the loss climbs from ~8 to 250",
     ),
     Case(
         name="hf_bert_tiny_plain_loop",

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .activations import Site, cpu_scratch
+from .guard import keep_out_of_pickles
 from .layers import Layer, activation_kind
 
 
@@ -67,6 +68,7 @@ class ForwardProbe:
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
         # that produces CPU activations gets it at its first one
         self._scratch = cpu_scratch() if any(p.device.type == "cpu" for p in model.parameters()) else None
+        keep_out_of_pickles(model)
         self._root: list[RemovableHandle] = [
             model.register_forward_pre_hook(guard(self._root_pre)),
             model.register_forward_hook(guard(self._root_post)),
@@ -102,10 +104,12 @@ class ForwardProbe:
         if self._armed:
             return
         for layer in self.layers:
+            keep_out_of_pickles(layer.module)
             self._armed.append(layer.module.register_forward_pre_hook(self._guard(self._layer_pre(layer))))
             if not layer.is_norm:
                 self._armed.append(layer.module.register_forward_hook(self._guard(self._layer_post(layer))))
         for name, module, kind in self._activations:
+            keep_out_of_pickles(module)
             self._armed.append(module.register_forward_hook(self._guard(self._activation_post(name, kind))))
 
     def disarm(self) -> None:
