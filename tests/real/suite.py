@@ -87,6 +87,23 @@ CASES: list[Case] = [
         confirmed_by="loss falls, finite; tanh outputs mostly unsaturated (tanh_saturated_late_mean)",
     ),
     Case(
+        name="makemore_rnn_huge_lr",
+        workdir="makemore",
+        command=(
+            "makemore.py",
+            "--type=rnn",
+            "--max-steps=300",
+            "--num-workers=0",
+            "--n-embd=16",
+            "--n-embd2=32",
+            "--learning-rate=0.3",
+            "--work-dir=out",
+        ),
+        label=("saturated_units",),
+        confirmed_by="oracle: share of F.tanh outputs with |h| > 0.99",
+        missing=FUNCTIONAL,
+    ),
+    Case(
         name="makemore_gru",
         workdir="makemore",
         command=(
@@ -100,6 +117,21 @@ CASES: list[Case] = [
         ),
         label=HEALTHY,
         confirmed_by="loss falls, finite",
+    ),
+    Case(
+        name="nanogpt_huge_lr_no_clip",
+        workdir="nanoGPT",
+        data={"data/shakespeare_char/input.txt": SHAKESPEARE},
+        setup=("data/shakespeare_char/prepare.py",),
+        command=(
+            *NANOGPT_SMALL,
+            "--max_iters=200",
+            "--decay_lr=False",
+            "--learning_rate=3.0",
+            "--grad_clip=0.0",
+        ),
+        label=("loss_divergence",),
+        confirmed_by="oracle: the loss climbs from 4.2 (ln 65) to 400 and ends near 91; gradient norm 1.1 -> median 19, max 352",
     ),
     Case(
         name="mingpt_adder",

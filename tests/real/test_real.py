@@ -31,7 +31,7 @@ def _comparable(outcome: Outcome) -> list[str]:
     """Stdout lines with run-to-run noise (timings, throughput) masked."""
     masked = re.sub(r"\d+(\.\d+)?\s*(ms|s\b|%)", "<t>", outcome.stdout)
     masked = re.sub(r"(time|ms/batch|mfu|lr)\s*[:=]?\s*[-\d.e]+", r"\1 <t>", masked)
-    return masked.splitlines()
+    return [" ".join(line.split()) for line in masked.splitlines()]
 
 
 def _file_names(files: set[str]) -> set[str]:

@@ -102,11 +102,18 @@ def main() -> None:
     register_optimizer_step_pre_hook(on_step)
     original = torch.Tensor.backward
     cache: list[torch.Tensor] = []
+    inside = [False]
 
     def backward(t, *a, **kw):  # type: ignore[no-untyped-def]
-        if t.numel() == 1:
-            rec.losses.append(float(t.detach()))
-        result = original(t, *a, **kw)
+        if inside[0]:  # the function mode hands Tensor.backward back to us once more
+            return original(t, *a, **kw)
+        inside[0] = True
+        try:
+            if t.numel() == 1:
+                rec.losses.append(float(t.detach()))
+            result = original(t, *a, **kw)
+        finally:
+            inside[0] = False
         if not stepped[0]:  # a script without an optimizer: gradients are final after backward()
             if not rec.names:
                 rec.names = _parameter_names()
