@@ -75,6 +75,7 @@ def verdict(rec: Recorder) -> dict[str, object]:
     return {
         "backward_calls": len(losses),
         "optimizer_or_backward_steps": len(rec.grad_steps),
+        "loss_initial": finite[0] if finite else None,
         "loss_first_mean": sum(first) / len(first) if first else None,
         "loss_last_mean": sum(last) / len(last) if last else None,
         "loss_max": max(finite) if finite else None,
