@@ -111,11 +111,11 @@ def main() -> None:
         inside[0] = True
         try:
             if t.numel() == 1:
-                rec.losses.append(float(t.detach()))
+                rec.losses.append(float(unscaled.pop(id(t), t).detach()))
             result = original(t, *a, **kw)
         finally:
             inside[0] = False
-        if not stepped[0]:  # a script without an optimizer: gradients are final after backward()
+        if not has_optimizer():  # a script without an optimizer: gradients are final after backward()
             if not rec.names:
                 rec.names = _parameter_names()
             if not cache:
@@ -124,6 +124,27 @@ def main() -> None:
         return result
 
     torch.Tensor.backward = backward  # type: ignore[method-assign]
+    unscaled: dict[int, torch.Tensor] = {}
+    original_scale = torch.amp.GradScaler.scale
+
+    def scale(scaler, outputs):  # type: ignore[no-untyped-def]
+        scaled = original_scale(scaler, outputs)
+        if isinstance(outputs, torch.Tensor) and outputs.numel() == 1:
+            unscaled[id(scaled)] = outputs  # the loss is recorded unscaled
+        return scaled
+
+    torch.amp.GradScaler.scale = scale  # type: ignore[method-assign]
+    known: list[bool] = []
+
+    def has_optimizer() -> bool:
+        if stepped[0]:
+            return True
+        if not known:
+            import gc
+
+            known.append(any(isinstance(o, torch.optim.Optimizer) for o in gc.get_objects()))
+        return known[0]
+
     sys.argv = [script, *args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     code = 0
