@@ -155,3 +155,34 @@ def test_torch_transformer_encoder_is_healthy() -> None:
         model, lambda s: F.cross_entropy(model(x[s % 4 * 32 :][:32]).transpose(1, 2), y[s % 4 * 32 :][:32]), 60
     )
     assert not _alarms(report)
+
+
+def _info(name: str, order: int, activation: str) -> LayerInfo:
+    return LayerInfo(name=name, type="Linear", order=order, has_weights=True, activation=activation)
+
+
+def test_vanishing_advice_blames_tanh_only_where_it_dominates() -> None:
+    from gradmedic.advice import explain
+    from gradmedic.records import VANISHING, Finding
+
+    finding = Finding(
+        kind=VANISHING,
+        severity="warning",
+        layers=("fc1", "fc2"),
+        first_step=5,
+        step=20,
+        evidence={"ratio_to_output": {"fc1": 1e-4, "fc2": 1e-4}, "output_layer": "out", "threshold": 1e-3},
+    )
+    gelu_model = {
+        n: _info(n, i, a)
+        for i, (n, a) in enumerate([("fc1", "GELU"), ("fc2", "GELU"), ("fc3", "GELU"), ("pool", "Tanh"), ("out", "")])
+    }
+    tanh_model = {
+        n: _info(n, i, a) for i, (n, a) in enumerate([("fc1", "Tanh"), ("fc2", "Tanh"), ("fc3", "Tanh"), ("out", "")])
+    }
+    gelu = explain(finding, gelu_model)
+    assert "non_saturating_activation" not in [r.name for r in gelu.remedies]
+    assert "Tanh" not in gelu.message
+    tanh = explain(finding, tanh_model)
+    swap = [r for r in tanh.remedies if r.name == "non_saturating_activation"]
+    assert swap and "GELU" not in swap[0].summary and "Tanh" in swap[0].summary
