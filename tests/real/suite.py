@@ -149,6 +149,23 @@ CASES: list[Case] = [
         confirmed_by="loss falls, finite",
     ),
     Case(
+        name="mingpt_chargpt",
+        workdir="minGPT",
+        pythonpath=(".",),
+        data={"input.txt": SHAKESPEARE},
+        command=(
+            "projects/chargpt/chargpt.py",
+            "--trainer.max_iters=150",
+            "--trainer.num_workers=0",
+            "--trainer.batch_size=16",
+            "--model.model_type=gpt-nano",
+            "--data.block_size=64",
+            "--system.work_dir=out",
+        ),
+        label=HEALTHY,
+        confirmed_by="loss falls, finite (minGPT's own NewGELU module)",
+    ),
+    Case(
         name="regression_no_optimizer",
         workdir="pytorch_examples",
         command=("regression/main.py",),
