@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast demo lint typecheck pytest bench clean browser
+.PHONY: test test-fast demo lint typecheck pytest bench clean browser real real-oracles
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs benchmarks/.venvs
+
+# Real, unmodified public training scripts under gradmedic run (tests/real/suite.py lists them)
+real: $(STAMP)
+	GRADMEDIC_REAL=1 OMP_NUM_THREADS=1 $(BIN)/pytest -q -m integration tests/real/test_real.py
+
+# Re-run the independent oracle (no gradmedic) for every case: tests/real/oracles/results/<case>.json
+real-oracles: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.real.oracles.run_all

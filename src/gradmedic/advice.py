@@ -32,8 +32,18 @@ def _sci(value: object) -> str:
     return f"{float(value):.1e}" if isinstance(value, (int, float)) else str(value)
 
 
-def _saturating(layers: Mapping[str, LayerInfo]) -> list[str]:
-    return [i.activation for i in layers.values() if i.activation in ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")]
+SATURATING = ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")
+
+
+def _saturating(layers: Mapping[str, LayerInfo], flagged: Iterable[str] = ()) -> list[str]:
+    """The saturating activations the flagged layers' backward signal passes through (all layers when
+    none are flagged), or [] when the model's other activations outnumber them: one tanh pooler in a
+    GELU transformer is not why its gradients are small."""
+    orders = [layers[n].order for n in flagged if n in layers]
+    start = min(orders, default=-1)
+    acts = [i.activation for i in layers.values() if i.activation and i.activation != "functional" and i.order >= start]
+    saturating = [a for a in acts if a in SATURATING]
+    return saturating if len(saturating) * 2 >= len(acts) else []
 
 
 SNIPPET_RELU = """# swap saturating activations for non-saturating ones
@@ -93,7 +103,7 @@ for m in model.modules():
 def _vanishing(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
     ratios: Mapping[str, float] = f.evidence["ratio_to_output"]
     worst = min(ratios.values())
-    saturating = _saturating(layers)
+    saturating = _saturating(layers, f.layers)
     why = (
         f"{'/'.join(sorted(set(saturating)))} derivatives are at most 0.25 (sigmoid) or 1 (tanh), "
         "so the gradient shrinks at every layer on the way back"
@@ -107,7 +117,8 @@ def _vanishing(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
     )
     remedies = []
     if saturating:
-        remedies.append(("non_saturating_activation", "Use ReLU, ELU or GELU instead of sigmoid/tanh.", SNIPPET_RELU))
+        names = "/".join(sorted(set(saturating)))
+        remedies.append(("non_saturating_activation", f"Use ReLU or ELU instead of {names}.", SNIPPET_RELU))
     remedies.append(("batch_norm", "Normalise each layer's pre-activations with BatchNorm.", SNIPPET_BATCHNORM))
     remedies.append(
         (

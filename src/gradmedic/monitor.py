@@ -29,12 +29,14 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
+from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
@@ -144,6 +146,9 @@ class Monitor:
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
+        self._measured_step = 0  # the step of the measurement in flight
+        self._waiting: set[int] = set()  # the other optimizers whose step the measurement waits for
+        self._finishing: int | None = None  # the step whose measurement is being finished
         self._pending: StepStats | None = None  # the last sampled step, until its loss had a chance to arrive
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
@@ -161,6 +166,10 @@ class Monitor:
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
         self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
         self._retired: list[StepClock] = []  # clocks replaced by an optimizer's, closed with the monitor
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self._other_hooks: list[RemovableHandle] = []
+        for optimizer in optimizers:
+            self.add_optimizer(optimizer)
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
 
@@ -169,6 +178,8 @@ class Monitor:
         clock = getattr(self, "_clock", None)
         if clock is not None:
             clock.close()
+        for handle in getattr(self, "_other_hooks", ()):
+            handle.remove()
         probe = getattr(self, "_probe", None)
         if probe is not None:
             probe.remove()
@@ -202,6 +213,20 @@ class Monitor:
         self._retired.append(self._clock)
         self._measurement = None
         self._clock = self._make_clock(optimizer)
+
+    def add_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Another optimizer that steps part of this model. The first one's steps are the monitor's steps;
+        the others' gradients are read again just before each of them steps (a ``GradScaler`` unscales
+        each optimizer's gradients only then), and a sampled step is complete once all of them stepped.
+        """
+        if self._closed or any(o is optimizer for o in self.optimizers):
+            return
+        self.optimizers.append(optimizer)
+        if len(self.optimizers) > 1:
+            self._other_hooks += [
+                register_pre_hook(optimizer, self._guard(self._before_other_step)),
+                optimizer.register_step_post_hook(self._guard(self._after_other_step)),
+            ]
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
         """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
@@ -244,6 +269,7 @@ class Monitor:
             return self._final
         try:
             if not self._disabled:
+                self._complete_measurement()
                 self._emit_pending()
         except Exception as exc:
             self._fail(exc, "report")
@@ -273,6 +299,7 @@ class Monitor:
         try:
             self._detach_hooks()
             if not self._disabled:
+                self._complete_measurement()
                 self._emit_pending()
                 self._final_nonfinite_check()
                 if self._doctor is not None:
@@ -292,6 +319,8 @@ class Monitor:
         atexit.unregister(self._atexit)
         for clock in [*self._retired, self._clock]:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
+        for handle in self._other_hooks:
+            handle.remove()
         self._probe.remove()
         if self._disabled and self._doctor is not None:
             self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
@@ -321,6 +350,7 @@ class Monitor:
     def _on_pass_start(self) -> None:
         self._clock.pass_start()
         self._stepped = False
+        self._complete_measurement()  # other optimizers that did not step this time are not waited for
         self._emit_pending()
 
     def _on_output(self, output: torch.Tensor) -> None:
@@ -333,15 +363,17 @@ class Monitor:
         return self.config.is_sampled(step) or step < self._dense_until
 
     def _before_step(self) -> None:
-        self._emit_pending()  # in case the root module is never called, so no pass start emitted it
+        self._complete_measurement()  # in case the root module is never called, so no pass start did it
+        self._emit_pending()
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
+            self._measured_step = self._step
 
     def _after_step(self) -> None:
         if self._measurement is not None:
-            self._finalize(self._measurement)
-            self._measurement = None
-            self._probe.reset_sites()
+            self._waiting = {id(o) for o in self.optimizers[1:]}
+            if not self._waiting:
+                self._complete_measurement()
         self._step += 1
         self._stepped = True
         if self._doctor is not None:
@@ -351,6 +383,27 @@ class Monitor:
             self._probe.arm()  # a no-op when the hooks are still armed from this step
         else:
             self._probe.disarm()
+
+    def _before_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        # its gradients are final only now: a GradScaler unscales each optimizer's own just before it steps
+        if self._measurement is not None and id(optimizer) in self._waiting:
+            self._grad.remeasure(self._measurement, [p for g in optimizer.param_groups for p in g["params"]])
+
+    def _after_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._waiting.discard(id(optimizer))
+        if self._measurement is not None and not self._waiting:
+            self._complete_measurement()
+
+    def _complete_measurement(self) -> None:
+        """Finish the sampled step once every optimizer stepped (or the next pass starts without them)."""
+        m, self._measurement = self._measurement, None
+        self._waiting = set()
+        if m is None:
+            return
+        self._finishing = self._measured_step  # a fault in there belongs to that step (the guard reads it)
+        self._finalize(m, self._measured_step)
+        self._finishing = None
+        self._probe.reset_sites()
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
@@ -363,7 +416,7 @@ class Monitor:
             self._dense_until = self._step + doctor.patience + 1
 
     # --- one host transfer per sampled step -----------------------------------------------------------
-    def _finalize(self, m: GradientMeasurement) -> None:
+    def _finalize(self, m: GradientMeasurement, step: int) -> None:
         self._grad.after_step(m)
         self._probe.flush()  # time steps held back, when the root module is never called to flush them
         sites = [s for s in self._probe.sites.values() if s.header is not None]
@@ -378,7 +431,7 @@ class Monitor:
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
         interval = self._sentinel.read(values[offset:])
         self._refresh_infos()
-        self._pending = _step_stats(self._step, layer_stats, global_norm, interval)
+        self._pending = _step_stats(step, layer_stats, global_norm, interval)
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""
@@ -528,11 +581,13 @@ class Monitor:
         try:
             if self._final is None and not self._closed:
                 self._probe.remove()  # the per-step root hooks go; the step counter stays
-            incident = stopped_incident(self._step, where, exc)
+            finishing: int | None = getattr(self, "_finishing", None)
+            step = self._step if finishing is None else finishing
+            incident = stopped_incident(step, where, exc)
             self._incidents.append(incident)
             print_traceback(exc, where)
             warn_at_user(
-                f"gradmedic stopped watching at step {self._step} after an internal error ({incident.error}); "
+                f"gradmedic stopped watching at step {step} after an internal error ({incident.error}); "
                 "your training goes on unaffected, and the report records the incident. "
                 "Please report this with the traceback above."
             )

@@ -93,6 +93,22 @@ def find_models_holding(wanted: set[int]) -> list[nn.Module]:
     return [m for m, _ in holders if id(m) not in children]
 
 
+def _contains(outer: nn.Module, inner: nn.Module) -> bool:
+    return any(m is inner for m in outer.modules())
+
+
+def _steps_part_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> bool:
+    owned = {id(p) for p in model.parameters()}
+    return all(id(p) in owned for group in optimizer.param_groups for p in group["params"])
+
+
+def live_optimizers() -> list[torch.optim.Optimizer]:
+    """Every optimizer the script has made so far (found once, when the first one steps)."""
+    with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
+        warnings.simplefilter("ignore")
+        return [o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)]
+
+
 _NOT_WATCHING: Any = object()  # in ScriptWatcher._by_hand: hand-updated training was looked for, none found
 
 
@@ -232,10 +248,42 @@ class ScriptWatcher:
         return monitors
 
     def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
-        return self._attach_models(find_trained_models(optimizer), optimizer)
+        # One model is one monitor: an optimizer that steps part of a watched model joins its monitor
+        # (its steps hand over no loss: the clock optimizer's do).
+        for w in self.watched:
+            if _steps_part_of(w.monitor.model, optimizer):
+                w.monitor.add_optimizer(optimizer)
+                return []
+        monitors = []
+        for found in find_trained_models(optimizer):
+            model, partners = self._group(found, optimizer)
+            made = self._attach_models([model], [optimizer, *partners])
+            monitors += made
+            for partner in partners if made else ():
+                self._optimizers[id(partner)] = []
+        return monitors
+
+    def _group(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> tuple[nn.Module, list[torch.optim.Optimizer]]:
+        """The other live optimizers that train a part of ``model`` or a module holding it (a whole
+        Sequential and its head), and the largest of their models, to be watched as one."""
+        partners = []
+        for other in live_optimizers():
+            if other is optimizer or id(other) in self._optimizers:
+                continue
+            found = find_trained_models(other)
+            if len(found) != 1:
+                continue
+            if _contains(model, found[0]):
+                partners.append(other)
+            elif _contains(found[0], model):
+                partners.append(other)
+                model = found[0]
+        return model, partners
 
     def _attach_models(
-        self, models: list[nn.Module], optimizer: torch.optim.Optimizer | None, start_step: int = 0
+        self, models: list[nn.Module], optimizer: list[torch.optim.Optimizer] | None, start_step: int = 0
     ) -> list[Monitor]:
         monitors = []
         for model in models:
@@ -260,7 +308,7 @@ class ScriptWatcher:
                 every=self.options.every,
                 config=self.options.config,
                 console=not self.options.quiet,
-                treat=self.options.treat and optimizer is not None,
+                treat=self.options.treat and bool(optimizer),
                 start_step=start_step,
             )
             self.watched.append(Watched(label, monitor))

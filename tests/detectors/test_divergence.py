@@ -131,3 +131,16 @@ def test_persist_threshold():
     finding = run(falling + [100.0] * CFG.persist)
     assert finding is not None
     assert finding.evidence["loss"] == pytest.approx(100.0)
+
+
+def test_a_loss_that_blows_up_at_the_first_step_and_stays_up_is_divergence() -> None:
+    """nanoGPT at learning rate 3 (tests/real): 4.2 at step 0, then 100-400 and never back."""
+    from gradmedic.config import Config
+    from gradmedic.detectors.divergence import detect
+    from gradmedic.records import StepStats
+
+    cfg = Config()
+    curve = [4.2] + [300.0 - 2.0 * i for i in range(1, 5 * cfg.window)]  # [4.2, 298, 296, ...], all > 42
+    history = [StepStats(step=i, layers={}, global_grad_norm=1.0, loss=v) for i, v in enumerate(curve)]
+    finding = detect(history, {}, cfg)
+    assert finding is not None and finding.evidence["initial_loss"] == 4.2

@@ -27,10 +27,12 @@ def _against_best(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     if len(losses) < 3 * w or any(v <= 0 for _, v in losses):
         return None
     values = [v for _, v in losses]
-    start, now = median(values[:w]), median(values[-w:])
+    # the first loss counts as a start of its own: a loss that blows up within the first window (a far
+    # too large learning rate) has a first window's median that is already diverged
+    start, now = min(values[0], median(values[:w])), median(values[-w:])
     if now <= start:  # the common, healthy case: no need for the running medians
         return None
-    best = min(median(values[i : i + w]) for i in range(0, len(values) - w + 1))
+    best = min(start, *(median(values[i : i + w]) for i in range(0, len(values) - w + 1)))
     recent = values[-w:]
     above = [v for v in recent if v > cfg.divergence_factor * best and v > start]
     if now <= cfg.divergence_factor * best or now <= start or len(above) < cfg.persist:

@@ -134,6 +134,16 @@ class GradientProbe:
         grads = [g for k in with_grad if (g := self._params[k][2].grad) is not None]
         return GradientMeasurement(with_grad, _norms(grads + views.params + views.snapshot, self.device))
 
+    def remeasure(self, m: GradientMeasurement, params: Sequence[torch.Tensor]) -> None:
+        """Read again the gradients of ``params`` (another optimizer's, about to step) into ``m``."""
+        wanted = {id(p) for p in params}
+        slots = [i for i, k in enumerate(m.with_grad) if id(self._params[k][2]) in wanted]
+        grads = [g for i in slots if (g := self._params[m.with_grad[i]][2].grad) is not None]
+        if not slots or len(grads) != len(slots):
+            return
+        index = torch.tensor(slots, device=m.norms.device)
+        m.norms.index_copy_(0, index, _norms(grads, self.device).to(m.norms.device))
+
     def nonfinite_weight_layers(self) -> list[str]:
         """The layers holding a NaN or Inf weight (one host transfer; for the end of a run)."""
         self._views.refresh()

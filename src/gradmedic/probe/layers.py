@@ -48,12 +48,28 @@ EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 CONV_TYPES: tuple[type[nn.Module], ...] = (nn.modules.conv._ConvNd,)
 
 
+# Activation classes of other libraries (transformers' GELUActivation, NewGELU in minGPT, ...) are
+# known by their class name; only these non-saturating families are recognised that way.
+NON_SATURATING_NAMES = ("gelu", "silu", "swish", "mish", "elu")
+
+
 def activation_kind(module: nn.Module) -> str | None:
     """The activation kind of a module, or None when it is not an activation module."""
     for cls in type(module).__mro__:
         if cls in ACTIVATION_KINDS:
             return ACTIVATION_KINDS[cls]
+    name = type(module).__name__.lower()
+    if not any(True for _ in module.parameters(recurse=False)) and any(k in name for k in NON_SATURATING_NAMES):
+        return "other"
     return None
+
+
+def is_attention(module: nn.Module, name: str) -> bool:
+    """An attention block: nn.MultiheadAttention, or a module whose class or attribute name says so."""
+    if isinstance(module, nn.MultiheadAttention):
+        return True
+    last = name.rsplit(".", 1)[-1].lower()
+    return "attention" in type(module).__name__.lower() or last in ("attn", "attention", "self_attn")
 
 
 @dataclass
@@ -65,6 +81,13 @@ class Layer:
     weights: list[nn.Parameter] = field(default_factory=list)
     biases: list[nn.Parameter] = field(default_factory=list)
     index: int = 0  # position in named_modules(): the fallback depth
+    # inside an attention block: query/key gradients pass through the softmax's derivative, so they are
+    # small by design and say nothing about the signal flowing through depth
+    in_attention: bool = False
+    # a transformer's embeddings and head (pooler, classifier) sit outside its blocks; with init scales
+    # like 0.02, the head's gradients are far larger than the blocks' by design, so the depth profile is
+    # made of the blocks' own layers only
+    outside_blocks: bool = False
 
     @property
     def is_norm(self) -> bool:
@@ -77,7 +100,13 @@ class Layer:
     @property
     def compares_by_depth(self) -> bool:
         """Whether this layer's weight gradients measure the signal flowing through depth."""
-        return bool(self.weights) and not self.is_norm and not isinstance(self.module, EMBEDDING_TYPES)
+        return (
+            bool(self.weights)
+            and not self.is_norm
+            and not self.in_attention
+            and not self.outside_blocks
+            and not isinstance(self.module, EMBEDDING_TYPES)
+        )
 
     @property
     def num_params(self) -> int:
@@ -93,8 +122,15 @@ def find_layers(model: nn.Module) -> list[Layer]:
         raise TypeError(f"gradmedic expected a torch.nn.Module, got {type(model).__name__}; pass the model you train")
     seen: set[int] = set()
     layers: list[Layer] = []
+    blocks = transformer_blocks(model)
+    attention: list[str] = []  # names of the attention blocks found so far (parents come first)
     for index, (name, module) in enumerate(model.named_modules()):
-        layer = Layer(name=name or type(module).__name__, module=module, index=index)
+        inside = any(name.startswith(a + ".") for a in attention)
+        if name and not inside and is_attention(module, name):
+            attention.append(name)
+            inside = True
+        layer = Layer(name=name or type(module).__name__, module=module, index=index, in_attention=inside)
+        layer.outside_blocks = bool(blocks) and not any(name.startswith(b + ".") for b in blocks)
         for pname, param in module.named_parameters(recurse=False):
             if id(param) in seen or not param.requires_grad:
                 continue
@@ -103,6 +139,17 @@ def find_layers(model: nn.Module) -> list[Layer]:
         if layer.weights or layer.biases:
             layers.append(layer)
     return layers
+
+
+def transformer_blocks(model: nn.Module) -> list[str]:
+    """The names of a transformer's blocks: items of a ModuleList or Sequential that hold attention."""
+    blocks = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.ModuleList, nn.Sequential)):
+            for child_name, child in module.named_children():
+                if any(is_attention(m, n) for n, m in child.named_modules() if n):
+                    blocks.append(f"{name}.{child_name}" if name else child_name)
+    return blocks
 
 
 def find_frozen_layers(model: nn.Module) -> list[Layer]:
