@@ -59,7 +59,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._guard(self._begin)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._probe is None or self._disabled:
+        if self._probe is None or self._disabled or self._flow is None:
             return
         self._sampling = self._force_sample or self._sampled(self._step)
         self._force_sample = False
@@ -75,9 +75,8 @@ class GradmedicCallback(keras.callbacks.Callback):
         if self._probe is not None:
             self._probe.remove()
             self._probe = None
-        if self._flow is not None:
+        if self._flow is not None and not self._flow.closed:
             self.report = self._flow.close()
-            self._flow = None
 
     # --- the work ------------------------------------------------------------------------------------------
     def _sampled(self, step: int) -> bool:
@@ -90,8 +89,8 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._probe.install()
         if self._flow is None:
             self._flow = Flow(self.config, _default_sinks(self.logdir, self.console))
-            self._flow.treatments = list(self.report.treatments)
-            self._flow.incidents = list(self.report.incidents)
+        elif self._flow.closed:
+            self._flow.reopen(_default_sinks(self.logdir, self.console))
         if self.treat and self._doctor is None:
             from .treat import KerasDoctor
 
@@ -145,7 +144,7 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     def _finish(self) -> None:
         """At the end of fit: trouble after the last sampled step still gets reported."""
-        if self._flow is None:
+        if self._flow is None or self._flow.closed:
             return
         self._flow.steps = self._step
         if self._first_nonfinite is not None:

@@ -23,6 +23,7 @@ class Flow:
         self.treatments: list[Treatment] = []
         self.incidents: list[Incident] = []
         self.steps = 0
+        self.closed = False
 
     def ingest(self, stats: StepStats, infos: Mapping[str, LayerInfo]) -> None:
         self.infos = dict(infos)
@@ -57,9 +58,16 @@ class Flow:
         )
 
     def close(self) -> Report:
+        """Flush and close the sinks (at the end of each ``fit``); the findings stay for the next one."""
         report = self.report()
         self.sinks.close(report)
+        self.closed = True
         return report
+
+    def reopen(self, sinks: Iterable[Any]) -> None:
+        """New sinks for another ``fit`` of the same model: the history and findings carry on."""
+        self.sinks = SinkSet(list(sinks))
+        self.closed = False
 
 
 def _mark(diagnosis: Diagnosis, remedy: str) -> Diagnosis:
