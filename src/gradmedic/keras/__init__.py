@@ -6,13 +6,6 @@ Imports tensorflow and keras, never torch.
 from __future__ import annotations
 
 from .callback import GradmedicCallback
+from .checkup_pass import checkup
 
 __all__ = ["GradmedicCallback", "checkup"]
-
-
-def __getattr__(name: str) -> object:
-    if name == "checkup":
-        from .checkup import checkup
-
-        return checkup
-    raise AttributeError(f"module 'gradmedic.keras' has no attribute {name!r}")

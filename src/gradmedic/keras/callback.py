@@ -22,7 +22,7 @@ import keras
 from ..config import Config
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
 from .flow import Flow
-from .layers import KerasLayer, Site, find_layers
+from .layers import KerasLayer, Site, find_layers, layer_table
 from .probe import Probe
 
 
@@ -155,36 +155,7 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     def _infos(self) -> dict[str, LayerInfo]:
         assert self._probe is not None
-        units = self._probe.units()
-        sites = {site.name: site for site in self._sites}
-        depth = [layer for layer in self._layers if layer.compares_by_depth]
-        output = depth[-1].name if depth else ""
-        infos: dict[str, LayerInfo] = {}
-        for layer in self._layers:
-            site = sites.get(layer.name)
-            infos[layer.name] = LayerInfo(
-                name=layer.name,
-                type=layer.type,
-                order=layer.index,
-                num_params=layer.num_params,
-                has_weights=layer.compares_by_depth,
-                activation=site.label if site else "",
-                activation_module=site.module if site else "",
-                units=units.get(layer.name, 0),
-                is_output=layer.name == output,
-            )
-        for name, site in sites.items():
-            if name not in infos:
-                infos[name] = LayerInfo(
-                    name=name,
-                    type=type(site.layer).__name__,
-                    order=site.index,
-                    has_weights=False,
-                    activation=site.label,
-                    activation_module=site.module,
-                    units=units.get(name, 0),
-                )
-        return infos
+        return layer_table(self._layers, self._sites, self._probe.units())
 
     # --- fail-safe -----------------------------------------------------------------------------------------
     def _guard(self, fn: Any, *args: Any) -> None:

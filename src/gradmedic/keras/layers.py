@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import LayerInfo
 from .activations import activation_of, is_activation_layer
 
 NORM_LAYERS = (
@@ -137,3 +138,36 @@ def check_model(model: Any) -> None:
             f"{type(model).__name__} has no trainable weights, so there are no gradients to watch; "
             "unfreeze the layers you train (layer.trainable = True)"
         )
+
+
+def layer_table(layers: list[KerasLayer], sites: list[Site], units: dict[str, int]) -> dict[str, LayerInfo]:
+    """The report's layer table: depth order, activation, units (as measured), the output layer."""
+    by_name = {site.name: site for site in sites}
+    depth = [layer for layer in layers if layer.compares_by_depth]
+    output = depth[-1].name if depth else ""
+    infos: dict[str, LayerInfo] = {}
+    for layer in layers:
+        site = by_name.get(layer.name)
+        infos[layer.name] = LayerInfo(
+            name=layer.name,
+            type=layer.type,
+            order=layer.index,
+            num_params=layer.num_params,
+            has_weights=layer.compares_by_depth,
+            activation=site.label if site else "",
+            activation_module=site.module if site else "",
+            units=units.get(layer.name, 0),
+            is_output=layer.name == output,
+        )
+    for name, site in by_name.items():
+        if name not in infos:
+            infos[name] = LayerInfo(
+                name=name,
+                type=type(site.layer).__name__,
+                order=site.index,
+                has_weights=False,
+                activation=site.label,
+                activation_module=site.module,
+                units=units.get(name, 0),
+            )
+    return infos
