@@ -75,6 +75,7 @@ def test_core_imports_without_torch(tmp_path: Path) -> None:
         from gradmedic import Config, Diagnosis, Incident, Report, StepStats
         from gradmedic.advice import explain
         from gradmedic.detectors.engine import Engine
+        from gradmedic.pipeline import Pipeline
         from gradmedic.sinks.console import ConsoleSink
         from gradmedic.sinks.jsonl import JsonlSink
         import gradmedic.report

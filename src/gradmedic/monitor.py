@@ -22,14 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .advice import explain
 from .config import Config
-from .detectors.engine import Engine
+from .pipeline import Pipeline
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
 from .probe.sentinel import Interval, Sentinel
-from .records import SEVERITY_RANK, Diagnosis, LayerInfo, LayerStats, Report, StepStats
+from .records import Diagnosis, LayerInfo, LayerStats, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 
@@ -67,7 +66,6 @@ class Monitor:
         self._probe = self._make_probe()
         if self.config.is_sampled(0):
             self._probe.arm()
-        self._engine = Engine(self.config)
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
@@ -78,6 +76,7 @@ class Monitor:
         self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
         self._doctor = Doctor(model, optimizers, self.config) if treat else None
+        self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
         self._handles = [
             clock.register_step_pre_hook(self._guard(self._before_step)),
@@ -116,17 +115,7 @@ class Monitor:
     def report(self) -> Report:
         """The report so far: the layers, the standing diagnoses (most severe first) and the treatments."""
         self._emit_pending()
-        applied = self._doctor.applied_remedies() if self._doctor else {}
-        diagnoses = [
-            _mark_applied(explain(f, self._infos), applied.get(k, set())) for k, f in self._engine.findings.items()
-        ]
-        diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
-        return Report(
-            steps=self._step,
-            layers=sorted(self._infos.values(), key=lambda i: i.order),
-            diagnoses=diagnoses,
-            treatments=sorted(self._doctor.records, key=lambda t: t.step) if self._doctor else (),
-        )
+        return self._pipeline.report(self._step, self._infos)
 
     @property
     def diagnoses(self) -> list[Diagnosis]:
@@ -146,7 +135,7 @@ class Monitor:
             self._emit_pending()
             self._final_nonfinite_check()
             if self._doctor is not None:
-                for record in self._doctor.close(self._infos, list(self._engine.history)):
+                for record in self._doctor.close(self._infos, list(self._pipeline.history)):
                     self.sinks.write_treatment(record)
             report = self.report()
         except Exception as exc:
@@ -238,13 +227,7 @@ class Monitor:
         self._ingest(stats)
 
     def _ingest(self, stats: StepStats) -> None:
-        changed = self._engine.update(stats, self._infos)
-        self.sinks.write_step(stats, self._infos)
-        for finding in changed:
-            self.sinks.write_diagnosis(explain(finding, self._infos), stats.step)
-        if self._doctor is not None:
-            current = {kind: explain(f, self._infos) for kind, f in self._engine.current.items()}
-            self._doctor.review(stats, current, self._infos, self._engine.history)
+        self._pipeline.ingest(stats, self._infos)
 
     def _make_probe(self) -> ForwardProbe:
         hooked = sorted(self.layers + find_frozen_layers(self.model), key=lambda layer: layer.index)
@@ -350,13 +333,6 @@ class Monitor:
                 RuntimeWarning,
                 stacklevel=3,
             )
-
-
-def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:
-    if not applied:
-        return diagnosis
-    remedies = tuple(replace(r, applied=r.name in applied) for r in diagnosis.remedies)
-    return replace(diagnosis, remedies=remedies)
 
 
 def _to_host(parts: list[torch.Tensor], device: torch.device) -> np.ndarray:

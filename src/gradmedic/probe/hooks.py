@@ -21,11 +21,15 @@ from torch.utils.hooks import RemovableHandle
 
 from .activations import Site, cpu_scratch
 from .layers import Layer, activation_kind
+from .pickling import ProbeHook, install_state_filter
 
 
 def _training(module: nn.Module) -> bool:
-    """A training pass: gradients on and the module in train mode (evaluation passes are not counted)."""
-    return torch.is_grad_enabled() and module.training
+    """A training pass: gradients on and the module in train mode (evaluation passes are not counted).
+
+    A pass traced by ``torch.jit.trace`` is not training: an op of ours would enter the traced graph.
+    """
+    return torch.is_grad_enabled() and module.training and not torch._C._is_tracing()
 
 
 def output_tensors(output: Any) -> list[torch.Tensor]:
@@ -67,9 +71,10 @@ class ForwardProbe:
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
         # that produces CPU activations gets it at its first one
         self._scratch = cpu_scratch() if any(p.device.type == "cpu" for p in model.parameters()) else None
+        install_state_filter(model)  # a pickled or deep-copied model leaves these hooks behind
         self._root: list[RemovableHandle] = [
-            model.register_forward_pre_hook(guard(self._root_pre)),
-            model.register_forward_hook(guard(self._root_post)),
+            model.register_forward_pre_hook(ProbeHook(guard(self._root_pre))),
+            model.register_forward_hook(ProbeHook(guard(self._root_post))),
         ]
         self._activations = [
             (name, module, kind)
@@ -102,11 +107,11 @@ class ForwardProbe:
         if self._armed:
             return
         for layer in self.layers:
-            self._armed.append(layer.module.register_forward_pre_hook(self._guard(self._layer_pre(layer))))
+            self._armed.append(layer.module.register_forward_pre_hook(ProbeHook(self._guard(self._layer_pre(layer)))))
             if not layer.is_norm:
-                self._armed.append(layer.module.register_forward_hook(self._guard(self._layer_post(layer))))
+                self._armed.append(layer.module.register_forward_hook(ProbeHook(self._guard(self._layer_post(layer)))))
         for name, module, kind in self._activations:
-            self._armed.append(module.register_forward_hook(self._guard(self._activation_post(name, kind))))
+            self._armed.append(module.register_forward_hook(ProbeHook(self._guard(self._activation_post(name, kind)))))
 
     def disarm(self) -> None:
         for handle in self._armed:

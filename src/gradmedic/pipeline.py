@@ -1,0 +1,85 @@
+"""The framework-free pipeline every adapter feeds: statistics in; diagnoses, records and decisions out.
+
+An adapter (the torch Monitor, the Keras callback, ...) measures a sampled step, builds its
+``StepStats`` and the layer table, and calls ``ingest``. The pipeline runs the detectors, explains
+what changed, writes to the sinks, and lets the treater (the torch side's Doctor, when treatment is
+on) review the step. ``report`` gives the ``Report`` at any time. Nothing here imports a framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Protocol, Sequence
+
+from .advice import explain
+from .config import Config
+from .detectors.engine import Engine
+from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, StepStats, Treatment
+from .sinks.base import SinkSet
+
+
+class Treater(Protocol):
+    """What the pipeline asks of in-flight treatment (``gradmedic.remedies.doctor.Doctor`` is one)."""
+
+    @property
+    def records(self) -> Sequence[Treatment]: ...
+
+    def review(
+        self,
+        stats: StepStats,
+        current: Mapping[str, Diagnosis],
+        layers: Mapping[str, LayerInfo],
+        history: Sequence[StepStats],
+    ) -> None: ...
+
+    def applied_remedies(self) -> Mapping[str, set[str]]: ...
+
+
+class Pipeline:
+    """Detectors -> advice -> sinks -> treater, over the sampled steps of one watched model."""
+
+    def __init__(self, config: Config, sinks: SinkSet, treater: Treater | None = None) -> None:
+        self.config = config
+        self.sinks = sinks
+        self.treater = treater
+        self.engine = Engine(config)
+
+    def ingest(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
+        """One sampled step: returns the diagnoses that are new or got worse (each also written to the sinks)."""
+        changed = [explain(f, layers) for f in self.engine.update(stats, layers)]
+        self.sinks.write_step(stats, layers)
+        for diagnosis in changed:
+            self.sinks.write_diagnosis(diagnosis, stats.step)
+        if self.treater is not None:
+            current = {kind: explain(f, layers) for kind, f in self.engine.current.items()}
+            self.treater.review(stats, current, layers, self.engine.history)
+        return changed
+
+    def diagnoses(self, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
+        """The standing diagnoses, most severe first, with the remedies treatment applied marked so."""
+        applied = self.treater.applied_remedies() if self.treater is not None else {}
+        out = [_mark_applied(explain(f, layers), applied.get(k, set())) for k, f in self.engine.findings.items()]
+        out.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
+        return out
+
+    def report(self, steps: int, layers: Mapping[str, LayerInfo], incidents: Sequence[Incident] = ()) -> Report:
+        """The report so far: ``steps`` training steps, the layer table in depth order, diagnoses, treatments."""
+        treatments = sorted(self.treater.records, key=lambda t: t.step) if self.treater is not None else ()
+        return Report(
+            steps=steps,
+            layers=sorted(layers.values(), key=lambda i: i.order),
+            diagnoses=self.diagnoses(layers),
+            treatments=treatments,
+            incidents=tuple(incidents),
+        )
+
+    @property
+    def history(self) -> Sequence[StepStats]:
+        return self.engine.history
+
+
+def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:
+    if not applied:
+        return diagnosis
+    remedies = tuple(replace(r, applied=r.name in applied) for r in diagnosis.remedies)
+    return replace(diagnosis, remedies=remedies)
