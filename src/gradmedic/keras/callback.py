@@ -5,7 +5,7 @@
 
 On sampled steps (config.is_sampled) ``fit`` runs the probe's compiled twin of its train function
 (probe.py); other steps run Keras' own function untouched. Every step the callback reads the loss
-Keras already logs (the epoch's running mean) to date NaN and Inf. It never raises into ``fit``: an
+Keras already logs (the epoch's running mean, turned back into the batch's own) to date NaN and Inf. It never raises into ``fit``: an
 internal error switches it off with one warning and an incident in the report.
 """
 
@@ -20,8 +20,9 @@ from typing import Any
 import keras
 
 from ..config import Config
+from ..pipeline import Pipeline
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
-from .flow import Flow
+from ..sinks.base import SinkSet
 from .layers import KerasLayer, Site, find_layers, layer_table
 from .probe import Probe
 
@@ -42,7 +43,10 @@ class GradmedicCallback(keras.callbacks.Callback):
         self.console = console
         self.treat = treat
         self.report: Report = Report(steps=0, layers=[], diagnoses=[])
-        self._flow: Flow | None = None
+        self._pipeline: Pipeline | None = None
+        self._open = False  # the sinks are open (between on_train_begin and on_train_end)
+        self._infos: dict[str, LayerInfo] = {}
+        self._incidents: list[Incident] = []
         self._probe: Probe | None = None
         self._doctor: Any = None
         self._layers: list[KerasLayer] = []
@@ -50,6 +54,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._step = 0  # optimizer steps watched, across fit calls
         self._sampling = False
         self._losses: dict[int, float] = {}
+        self._mean: tuple[int, float | None] = (-1, None)  # the last batch index and its logged running-mean loss
         self._first_nonfinite: int | None = None
         self._force_sample = False
         self._disabled = False
@@ -59,7 +64,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._guard(self._begin)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._probe is None or self._disabled or self._flow is None:
+        if self._probe is None or self._disabled or not self._open:
             return
         self._sampling = self._force_sample or self._sampled(self._step)
         self._force_sample = False
@@ -68,15 +73,19 @@ class GradmedicCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._probe is None or self._disabled:
             return
-        self._guard(self._end_step, logs or {})
+        self._guard(self._end_step, batch, logs or {})
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._guard(self._finish)
         if self._probe is not None:
             self._probe.remove()
             self._probe = None
-        if self._flow is not None and not self._flow.closed:
-            self.report = self._flow.close()
+        if self._pipeline is not None and self._open:
+            self._open = False
+            self.report = self._pipeline.report(self._step, self._infos, self._incidents)
+            self._pipeline.sinks.close(self.report)
+        elif self._disabled:
+            self.report = Report(steps=self._step, layers=[], diagnoses=[], incidents=tuple(self._incidents))
 
     # --- the work ------------------------------------------------------------------------------------------
     def _sampled(self, step: int) -> bool:
@@ -87,19 +96,21 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._layers, self._sites = find_layers(self.model)
         self._probe = Probe(self.model, self._layers, self._sites, self.config.saturation_margin)
         self._probe.install()
-        if self._flow is None:
-            self._flow = Flow(self.config, _default_sinks(self.logdir, self.console))
-        elif self._flow.closed:
-            self._flow.reopen(_default_sinks(self.logdir, self.console))
         if self.treat and self._doctor is None:
             from .treat import KerasDoctor
 
             self._doctor = KerasDoctor(self.model, self.config)
+        sinks = SinkSet(_default_sinks(self.logdir, self.console))
+        if self._pipeline is None:
+            self._pipeline = Pipeline(self.config, sinks, self._doctor)
+        else:  # another fit of the same model: the findings carry on, the logs are appended to
+            self._pipeline.sinks = sinks
+        self._open = True
 
-    def _end_step(self, logs: dict[str, Any]) -> None:
+    def _end_step(self, batch: int, logs: dict[str, Any]) -> None:
         step = self._step
         self._step += 1
-        loss = _float(logs.get("loss"))
+        loss = self._batch_loss(batch, _float(logs.get("loss")))
         if loss is not None:
             self._losses[step] = loss
             if not math.isfinite(loss):
@@ -108,23 +119,31 @@ class GradmedicCallback(keras.callbacks.Callback):
                 self._force_sample = True
         if self._sampling:
             self._ingest(step)
-        if self._doctor is not None and self._flow is not None:
-            for record in self._doctor.after_step(self._step, self._flow, self._probe):
-                self._flow.treated(record)
+        if self._doctor is not None and self._pipeline is not None:
+            for record in self._doctor.after_step(self._step, self._probe):
+                self._pipeline.sinks.write_treatment(record)
+
+    def _batch_loss(self, batch: int, mean: float | None) -> float | None:
+        """This batch's loss, from the epoch's running mean that Keras logs (batches of equal size assumed;
+        the last, smaller batch of an epoch is a little off). A NaN stays in the mean until the epoch ends."""
+        prev, self._mean = self._mean, (batch, mean)
+        if mean is None or batch == 0 or prev[0] != batch - 1 or prev[1] is None:
+            return mean
+        if not (math.isfinite(mean) and math.isfinite(prev[1])):
+            return mean
+        return (batch + 1) * mean - batch * prev[1]
 
     def _ingest(self, step: int) -> None:
-        assert self._probe is not None and self._flow is not None
+        assert self._probe is not None
         measured = self._probe.read()
         if measured is None:
-            self._flow.incidents.append(
-                Incident(step, "keras-probe", "the sampled step's statistics could not be read")
-            )
+            self._incidents.append(Incident(step, "keras-probe", "the sampled step's statistics could not be read"))
             return
         layer_stats, global_norm = measured
         self._ingest_stats(step, layer_stats, global_norm)
 
     def _ingest_stats(self, step: int, layer_stats: dict[str, LayerStats], global_norm: float) -> None:
-        assert self._flow is not None
+        assert self._pipeline is not None and self._probe is not None
         losses, self._losses = self._losses, {}
         loss = losses.get(step)
         first_bad, self._first_nonfinite = self._first_nonfinite, None
@@ -137,25 +156,18 @@ class GradmedicCallback(keras.callbacks.Callback):
             first_nonfinite_step=first_bad,
             losses=losses,
         )
-        self._flow.steps = self._step
-        self._flow.ingest(stats, self._infos())
-        if self._doctor is not None:
-            self._doctor.review(stats, self._flow)
+        self._infos = layer_table(self._layers, self._sites, self._probe.units())
+        self._pipeline.ingest(stats, self._infos)
 
     def _finish(self) -> None:
         """At the end of fit: trouble after the last sampled step still gets reported."""
-        if self._flow is None or self._flow.closed:
+        if self._pipeline is None or not self._open:
             return
-        self._flow.steps = self._step
         if self._first_nonfinite is not None:
             self._ingest_stats(self._first_nonfinite, {}, float("nan"))
         elif self._losses:
-            self._flow.sinks.write_losses(self._losses)
+            self._pipeline.sinks.write_losses(self._losses)
             self._losses = {}
-
-    def _infos(self) -> dict[str, LayerInfo]:
-        assert self._probe is not None
-        return layer_table(self._layers, self._sites, self._probe.units())
 
     # --- fail-safe -----------------------------------------------------------------------------------------
     def _guard(self, fn: Any, *args: Any) -> None:
@@ -167,8 +179,7 @@ class GradmedicCallback(keras.callbacks.Callback):
             self._disabled = True
             if self._probe is not None:
                 self._probe.remove()
-            if self._flow is not None:
-                self._flow.incidents.append(Incident(self._step, "monitor", f"{type(exc).__name__}: {exc}"))
+            self._incidents.append(Incident(self._step, "monitor", f"{type(exc).__name__}: {exc}"))
             warnings.warn(
                 f"gradmedic stopped watching after an internal error ({type(exc).__name__}: {exc}); "
                 "your training goes on unaffected. Please report this with the traceback above.",

@@ -48,6 +48,7 @@ class Probe:
             for v in vs
         }
         self._tracing = False
+        self.skip_nonfinite = False  # treatment's guard: an update whose gradients hold NaN or Inf is skipped
         self._parts: list[tf.Tensor] = []
         self._acts: list[tf.Tensor] = []
         self._slots: list[Slot] = []
@@ -69,8 +70,17 @@ class Probe:
         for site in self.sites:
             if "call" not in vars(site.layer):
                 self._patch(site.layer, "call", self._wrap_call(site, site.layer.call))
+        self.plain = self.model.make_train_function() or self.model.train_function
+        self._make_sampled()
+
+    def rebuild(self) -> None:
+        """Trace both functions anew: after a treatment that Keras reads at trace time (clipping, the guard)."""
+        self.model.make_train_function(force=True)
+        self.plain = self.model.train_function
+        self._make_sampled()
+
+    def _make_sampled(self) -> None:
         model = self.model
-        self.plain = model.make_train_function() or model.train_function
         model.make_train_function(force=True)
         compiled = model.train_function
         model.train_function = self.plain
@@ -126,11 +136,13 @@ class Probe:
 
         return measured_call
 
-    def _wrap_apply(self, apply: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_apply(self, original: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
+        guarded = self._guard(original)
 
-        @functools.wraps(apply)
+        @functools.wraps(original)
         def measured_apply(grads: Any, trainable_variables: Any = None) -> Any:
+            apply = guarded if probe.skip_nonfinite else original
             if not probe._tracing or trainable_variables is None:
                 return apply(grads, trainable_variables)
             variables = list(trainable_variables)
@@ -163,6 +175,24 @@ class Probe:
             return result
 
         return measured_apply
+
+    @staticmethod
+    def _guard(apply: Callable[..., Any]) -> Callable[..., Any]:
+        """``apply`` only when every gradient is finite (one reduction per step, while the guard is on)."""
+
+        def guarded(grads: Any, trainable_variables: Any = None) -> None:
+            grads = list(grads)
+            finite = tf.reduce_all(
+                [tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(g))) for g in grads if g is not None]
+            )
+
+            def step() -> tf.Tensor:
+                apply(grads, trainable_variables)
+                return tf.constant(True)
+
+            tf.cond(finite, step, lambda: tf.constant(False))
+
+        return guarded
 
     # --- host side ------------------------------------------------------------------------------------------
     def read(self) -> tuple[dict[str, LayerStats], float] | None:
