@@ -95,10 +95,14 @@ class ScriptWatcher:
     _loss: torch.Tensor | None = None
     _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
     _undo: list[Callable[[], None]] = field(default_factory=list)
+    _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
     def install(self) -> None:
         handle = register_optimizer_step_pre_hook(self._on_step)
         self._undo.append(handle.remove)
+        from .keras.zero_code import install as watch_keras
+
+        self._keras = watch_keras(self.options, lambda: {w.label for w in self.watched})
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
 
@@ -170,6 +174,8 @@ class ScriptWatcher:
             undo()
         self._undo.clear()
         reports = [(w.label, w.monitor.close()) for w in self.watched]
+        if self._keras is not None:
+            reports += self._keras.finish()
         report = merge_reports(reports)
         if self.options.json_path:
             data = report.to_dict()
