@@ -71,15 +71,14 @@ class GradmedicCallback(keras.callbacks.Callback):
         self.model.train_function = self._probe.sampled if self._sampling else self._probe.plain
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._probe is None or self._disabled:
+        if self._probe is None or self._disabled or not self._open:
             return
         self._guard(self._end_step, batch, logs or {})
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._guard(self._finish)
         if self._probe is not None:
-            self._probe.remove()
-            self._probe = None
+            self._probe.remove()  # kept, with its compiled twin, for the next fit of the same model
         if self._pipeline is not None and self._open:
             self._open = False
             self.report = self._pipeline.report(self._step, self._infos, self._incidents)
@@ -94,7 +93,12 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     def _begin(self) -> None:
         self._layers, self._sites = find_layers(self.model)
-        self._probe = Probe(self.model, self._layers, self._sites, self.config.saturation_margin)
+        if (
+            self._probe is None
+            or self._probe.model is not self.model
+            or _names(self._probe.layers) != _names(self._layers)
+        ):
+            self._probe = Probe(self.model, self._layers, self._sites, self.config.saturation_margin)
         self._probe.install()
         if self.treat and self._doctor is None:
             from .treat import KerasDoctor
@@ -186,6 +190,10 @@ class GradmedicCallback(keras.callbacks.Callback):
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _names(layers: list[KerasLayer]) -> list[str]:
+    return [layer.name for layer in layers]
 
 
 def _float(value: Any) -> float | None:

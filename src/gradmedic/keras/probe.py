@@ -64,14 +64,19 @@ class Probe:
 
     # --- install and remove -------------------------------------------------------------------------------
     def install(self) -> None:
-        """Wrap the optimizer and the sites, and make the sampled train function next to Keras' own."""
+        """Wrap the optimizer and the sites, and make the sampled train function next to Keras' own.
+
+        A later ``fit`` of the same model installs again and reuses the compiled twin: no new trace.
+        """
         optimizer = self.model.optimizer
         self._patch(optimizer, "apply", self._wrap_apply(optimizer.apply))
         for site in self.sites:
             if "call" not in vars(site.layer):
                 self._patch(site.layer, "call", self._wrap_call(site, site.layer.call))
-        self.plain = self.model.make_train_function() or self.model.train_function
-        self._make_sampled()
+        plain = self.model.make_train_function() or self.model.train_function
+        if plain is not self.plain:  # first fit, or Keras made a new function (recompiled): trace a new twin
+            self.plain = plain
+            self._make_sampled()
 
     def rebuild(self) -> None:
         """Trace both functions anew: after a treatment that Keras reads at trace time (clipping, the guard)."""
