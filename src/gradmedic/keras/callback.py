@@ -58,10 +58,13 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._first_nonfinite: int | None = None
         self._force_sample = False
         self._disabled = False
+        self._waiting = False
 
     # --- Keras events -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._guard(self._begin)
+        self._waiting = not getattr(self.model, "built", False)  # built by its first step: watched from the next
+        if not self._waiting:
+            self._guard(self._begin)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._probe is None or self._disabled or not self._open:
@@ -71,6 +74,12 @@ class GradmedicCallback(keras.callbacks.Callback):
         self.model.train_function = self._probe.sampled if self._sampling else self._probe.plain
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._waiting and not self._disabled:
+            self._waiting = False
+            self._step += 1  # this first step built the model, unwatched
+            self._guard(self._begin)
+            self._incidents.append(Incident(0, "keras", "the model was built by its first step, which ran unwatched"))
+            return
         if self._probe is None or self._disabled or not self._open:
             return
         self._guard(self._end_step, batch, logs or {})

@@ -46,7 +46,10 @@ def checkup(
     """
     cfg = config or Config()
     if not getattr(model, "built", False):
-        model(x_batch[:1] if hasattr(x_batch, "__getitem__") else x_batch)  # builds the weights
+        raise ValueError(
+            f"{type(model).__name__} is not built yet, so it has no weights to check; "
+            "give it a keras.Input(shape), or call it once on a batch (model(x_batch[:1])) first"
+        )
     layers, sites = find_layers(model)
     site_of = {site.name: site for site in sites}
     chain = [layer for layer in layers if layer.compares_by_depth]
