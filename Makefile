@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench clean browser
+.PHONY: test test-fast demo lint typecheck pytest bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ pytest: $(STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# the unit layer alone (no subprocess runs, long trainings or browser): about a minute
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not integration and not browser"
 
 demo: $(STAMP)
 	$(BIN)/gradmedic demo

@@ -27,3 +27,9 @@ def test_all_is_the_public_api() -> None:
 
 def test_py_typed_is_shipped() -> None:
     assert resources.files("gradmedic").joinpath("py.typed").is_file()
+
+
+def test_checkup_stays_a_function_after_its_package_is_imported() -> None:
+    import gradmedic.check_script  # noqa: F401  (imports the checkup's modules first)
+
+    assert callable(gradmedic.checkup) and gradmedic.checkup.__name__ == "checkup"

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from .checkup import checkup
     from .config import Config
     from .monitor import Monitor, watch
+    from .preflight import checkup
     from .records import Diagnosis, Incident, Remedy, Report, StepStats
     from .sinks.base import Sink
 
@@ -29,7 +29,7 @@ _EXPORTS = {
     "Report": ".records",
     "Sink": ".sinks.base",
     "StepStats": ".records",
-    "checkup": ".checkup",
+    "checkup": ".preflight",
     "watch": ".monitor",
 }
 

@@ -27,9 +27,9 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from .checkup.batch import pick_output
-from .checkup.core import run_checkup
-from .checkup.show import default_console, print_report
+from .preflight.batch import pick_output
+from .preflight.core import run_checkup
+from .preflight.show import default_console, print_report
 from .records import SEVERITY_RANK, CheckupReport
 from .run import _print_script_traceback, exec_script, find_trained_models
 

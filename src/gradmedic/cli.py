@@ -9,7 +9,10 @@ from ._version import __version__
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
     return value
@@ -59,10 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report",
         help="build the HTML report from a JSONL log",
-        description="Build one self-contained HTML page from the gradmedic.jsonl log(s) under LOGDIR.",
+        description="Build one self-contained HTML page from the gradmedic.jsonl log(s) under LOGDIR. Exit code: "
+        "0 page written, 2 no page (one line on stderr says why).",
     )
-    report.add_argument("logdir", metavar="LOGDIR", help="a --logdir folder (or its gradmedic.jsonl)")
+    report.add_argument("logdir", metavar="LOGDIR", help="a --logdir folder (or one of its gradmedic*.jsonl logs)")
     report.add_argument("--html", metavar="OUT", help="where to write the page (default: LOGDIR/report.html)")
+    report.add_argument(
+        "--run",
+        metavar="N",
+        type=_positive,
+        help="the run to show when LOGDIR holds several (gradmedic.N.jsonl; default: the newest, gradmedic.jsonl)",
+    )
     return parser
 
 
@@ -92,6 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from .report.cli import report_main
 
-        return report_main(args.logdir, args.html)
+        return report_main(args.logdir, args.html, args.run)
     parser.print_help(sys.stderr)
     return 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -93,20 +94,17 @@ def test_healthy_run_says_so(healthy_run: Run) -> None:
 
 
 def test_treatment_shows_before_and_after_in_the_card_of_its_kind(dead_run: Run, tmp_path: Path) -> None:
-    shutil.copy(dead_run.logdir / FILENAME, tmp_path / FILENAME)
-    sink = JsonlSink(tmp_path)  # appends, as the monitor's sink does
-    sink.write_treatment(
-        Treatment(
-            step=30,
-            kind="dead_units",
-            action="revived 128 dead units of layer '2'",
-            reason="layer '2' was 100% dead for 6 sampled steps",
-            before={"dead_fraction": 1.0},
-            after={"dead_fraction": 0.0},
-            reverse="none needed",
-        )
+    treatment = Treatment(
+        step=30,
+        kind="dead_units",
+        action="revived 128 dead units of layer '2'",
+        reason="layer '2' was 100% dead for 6 sampled steps",
+        before={"dead_fraction": 1.0},
+        after={"dead_fraction": 0.0},
+        reverse="none needed",
     )
-    sink._file.close()
+    line = json.dumps({"type": "treatment", **treatment.to_dict()})  # as the sink writes it
+    (tmp_path / FILENAME).write_text((dead_run.logdir / FILENAME).read_text() + line + "\n")
     page = render([load_log(tmp_path / FILENAME)])
     card = re.search(r'<article class="card error" id="m0-d1" data-kind="dead_units">.*?</article>', page, re.S)
     assert card is not None

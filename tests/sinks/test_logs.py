@@ -56,7 +56,7 @@ def test_jsonl_is_the_canonical_record(tmp_path: Path) -> None:
     report = _born_dead_run(tmp_path)
     lines = [json.loads(line) for line in (tmp_path / FILENAME).read_text().splitlines()]
     types = [r["type"] for r in lines]
-    assert types[0] == "layers" and types[-1] == "report"
+    assert types[:2] == ["run", "layers"] and types[-1] == "report"
     steps = [r for r in lines if r["type"] == "step"]
     assert [s["step"] for s in steps][:4] == [0, 1, 2, 3]
     assert steps[0]["layers"]["2"]["zero_fraction"] == 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class Outcome:
 def _run_one(name: str, pair: Pair, out: Path, console: Console, treat: bool = False) -> Outcome:
     scenario = SCENARIOS[name]
     logdir = out / (f"{name}_treated" if treat else name)
+    if logdir.is_dir():
+        shutil.rmtree(logdir)  # the demo's own folder: a rerun replaces it rather than keeping old runs aside
     start = time.perf_counter()
     label = f"{name} + --treat" if treat else name
     columns = (TextColumn(f"  {label:32s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

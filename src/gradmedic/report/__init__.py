@@ -3,19 +3,25 @@
 load -> downsample -> plots (SVG, inline PNG cells) + cards -> html. Nothing here imports torch.
 """
 
-from .build import build_report, default_output
+from .build import Built, OutputError, build, build_report, default_output
 from .html import render
 from .index import IndexEntry, index_page
-from .load import LogNotFoundError, RunLog, find_logs, load_log
+from .load import NotALogError, RunLog, load_log
+from .runs import LogNotFoundError, find_logs, select_logs
 
 __all__ = [
+    "Built",
     "IndexEntry",
     "LogNotFoundError",
+    "NotALogError",
+    "OutputError",
     "RunLog",
+    "build",
     "build_report",
     "default_output",
     "find_logs",
     "index_page",
     "load_log",
     "render",
+    "select_logs",
 ]

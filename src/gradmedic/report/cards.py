@@ -32,6 +32,7 @@ ABOUT = {
 }
 
 MAX_ITEMS = 12  # evidence lists and mappings longer than this are cut, with a count of the rest
+MAX_DEPTH = 6  # evidence nested deeper than this shows as "…"
 
 
 def title(kind: str) -> str:
@@ -42,10 +43,16 @@ def value_text(value: Any, depth: int = 0) -> str:
     """Evidence values in short plain text: numbers to 3 digits, long collections cut."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return str(value) if isinstance(value, int) else fmt(value)
+    if isinstance(value, int):
+        if abs(value) < 10**30:
+            return str(value)
+        return ("-" if value < 0 else "") + f"~1e+{int(value.bit_length() * 0.30103)}"  # too long to print
+    if isinstance(value, float):
+        return fmt(value)
     if isinstance(value, str):
         return value
+    if depth > MAX_DEPTH:
+        return "…"
     if isinstance(value, Mapping):
         items = [f"{k}: {value_text(v, depth + 1)}" for k, v in list(value.items())[:MAX_ITEMS]]
         more = len(value) - MAX_ITEMS

@@ -29,12 +29,13 @@ def page(body: str, *, title_text: str) -> str:
     )
 
 
-def render(logs: Sequence[RunLog], *, source: str = "") -> str:
-    """The whole report for one or several watched models."""
+def render(logs: Sequence[RunLog], *, source: str = "", notes: Sequence[str] = ()) -> str:
+    """The whole report for one or several watched models; ``notes`` (several runs, a newer log) on top."""
     several = len(logs) > 1
     head = "<h1>gradmedic report</h1>"
     if source:
         head += f'<p class="meta">from <code>{esc(source)}</code></p>'
+    head += "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     if several:
         head += "<nav>" + "".join(f'<a href="#m{i}">{esc(log.label)}</a>' for i, log in enumerate(logs)) + "</nav>"
     sections = "".join(model_section(log, f"m{i}", several) for i, log in enumerate(logs))
@@ -43,7 +44,9 @@ def render(logs: Sequence[RunLog], *, source: str = "") -> str:
 
 def _verdict_text(logs: Sequence[RunLog]) -> str:
     serious = [d for log in logs for d in log.diagnoses if d.severity != "info"]
-    return "healthy" if not serious else ", ".join(dict.fromkeys(title(d.kind) for d in serious))
+    if serious:
+        return ", ".join(dict.fromkeys(title(d.kind) for d in serious))
+    return "record incomplete" if any(log.incidents for log in logs) else "healthy"
 
 
 def model_section(log: RunLog, prefix: str, several: bool) -> str:
@@ -222,6 +225,11 @@ def _summary(log: RunLog, prefix: str) -> str:
             if d.severity != "info"
         )
         verdict = f'<div class="verdict sick">{len(serious)} problem{"s" if len(serious) > 1 else ""} found<ul>{items}</ul></div>'
+    elif log.incidents:
+        verdict = (
+            '<div class="verdict partial">Not known to be healthy: nothing above info was diagnosed in what was '
+            "watched, but part of the run was not watched or not recorded (see the incidents).</div>"
+        )
     else:
         verdict = '<div class="verdict healthy">Healthy: nothing above info was diagnosed.</div>'
     facts = [
@@ -237,8 +245,34 @@ def _summary(log: RunLog, prefix: str) -> str:
         notes.append(f"The log holds {log.runs} runs appended to one another; this page shows the last one.")
     if log.skipped_lines:
         notes.append(f"{log.skipped_lines} unreadable line(s) were skipped (a line cut short by a crash).")
+    if log.ignored_fields:
+        notes.append(
+            f"The closing report line had unreadable field(s) {', '.join(log.ignored_fields)}; "
+            "they were taken from the lines before it instead."
+        )
     meta = f'<p class="meta">{esc(" · ".join(facts))} · log <code>{esc(str(log.path))}</code></p>'
-    return verdict + meta + "".join(f'<p class="meta">{esc(n)}</p>' for n in notes)
+    return _incidents(log) + verdict + meta + "".join(f'<p class="meta">{esc(n)}</p>' for n in notes)
+
+
+MAX_INCIDENTS = 20  # more are counted, not listed
+
+
+def _incidents(log: RunLog) -> str:
+    """The block on top of a run with incidents: what gradmedic missed, and from which step."""
+    if not log.incidents:
+        return ""
+    shown = "".join(
+        f"<li>step {i.step if i.step >= 0 else '(before the first)'}: <b>{esc(i.component)}</b> {esc(i.error)}</li>"
+        for i in log.incidents[:MAX_INCIDENTS]
+    )
+    more = len(log.incidents) - MAX_INCIDENTS
+    if more > 0:
+        shown += f"<li>… and {more} more</li>"
+    count = len(log.incidents)
+    return (
+        f'<div class="incidents"><b>{count} incident{"s" if count > 1 else ""}:</b> gradmedic did not watch or '
+        f"record all of this run; what follows covers only what it saw.<ul>{shown}</ul></div>"
+    )
 
 
 def _bar_figure(log: RunLog, d: Diagnosis, names: tuple[str, ...], chart_id: str) -> str:

@@ -1,8 +1,10 @@
 """Read a JSONL log back into typed records: the layer table, the sampled steps as arrays, the diagnoses.
 
-The log may come from a run that crashed: a truncated last line is skipped and a missing ``report``
-line is tolerated (the standing diagnoses are then the latest line of each kind). Per-layer numbers
-are kept as float arrays ``[layer, step]`` in which NaN means "not measured" and +inf "non-finite".
+The reader is total: a log may come from a crashed run, a full disk, another program or another
+version, and every line is read whole or skipped whole (counted). A truncated last line is skipped; a
+missing or unreadable ``report`` line is tolerated (the standing diagnoses are then the latest line of
+each kind); a ``report`` field of the wrong type is ignored and named. Per-layer numbers are kept as
+float arrays ``[layer, step]`` in which NaN means "not measured" and +inf "non-finite".
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..records import SEVERITY_RANK, Diagnosis, LayerInfo, Remedy, Treatment
-from ..sinks.jsonl import FILENAME
+from ..records import REPORT_VERSION, SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Treatment
+from . import fields
+from .fields import BadField, diagnosis, incident, layer_info, treatment
+from .runs import LogNotFoundError, find_logs
+
+__all__ = ["DiagnosisEvent", "LogNotFoundError", "NotALogError", "RunLog", "Series", "find_logs", "load_log"]
 
 
 def _json_parser() -> Callable[[bytes], Any]:
@@ -35,8 +41,8 @@ _loads = _json_parser()
 STATS = ("grad_norm", "zero_fraction", "active_fraction", "saturated_fraction")
 
 
-class LogNotFoundError(FileNotFoundError):
-    """The path holds no gradmedic JSONL log."""
+class NotALogError(ValueError):
+    """The file holds no line a gradmedic log would have."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,14 @@ class RunLog:
     finished: bool  # the log ends with its ``report`` line
     skipped_lines: int  # lines that could not be read (a truncated last line)
     runs: int = 1  # runs appended to the same log; only the last one is kept
+    incidents: tuple[Incident, ...] = ()  # what kept gradmedic from watching or recording all of the run
+    version: str = REPORT_VERSION  # the log format version it was written with
+    ignored_fields: tuple[str, ...] = ()  # fields of the closing report line that could not be read
+
+    @property
+    def newer_version(self) -> str:
+        """A sentence when the log was written by a newer gradmedic than this reader; else empty."""
+        return version_note(self.version)
 
     def fired_at(self, diagnosis: Diagnosis) -> int:
         """The step at which a diagnosis of this kind was first raised (its onset when unknown)."""
@@ -86,60 +100,95 @@ class RunLog:
         return min(steps) if steps else diagnosis.first_step
 
 
-def find_logs(path: str | Path) -> list[tuple[str, Path]]:
-    """The logs under ``path``: a ``.jsonl`` file, or a folder's log and those of its subfolders.
-
-    ``gradmedic run`` writes its first model's log to DIR and the others' to DIR/ClassName/; each
-    one comes back labelled (the first by the folder's name).
-    """
-    root = Path(path)
-    if root.is_file():
-        return [(root.parent.name or str(root.parent), root)]
-    found: list[tuple[str, Path]] = []
-    if root.is_dir():
-        if (root / FILENAME).is_file():
-            found.append((root.resolve().name, root / FILENAME))
-        found += [(sub.name, sub / FILENAME) for sub in sorted(root.iterdir()) if (sub / FILENAME).is_file()]
-    if not found:
-        where = "does not exist" if not root.exists() else f"holds no {FILENAME}"
-        raise LogNotFoundError(
-            f"{root} {where}. Write a log first: `gradmedic run --logdir {root} train.py` or "
-            f"`gradmedic.watch(model, optimizer, logdir={str(root)!r})`, then `gradmedic report {root}`."
-        )
-    return found
+def version_note(version: str) -> str:
+    try:
+        newer = int(version) > int(REPORT_VERSION)
+    except ValueError:
+        newer = True
+    if not newer:
+        return ""
+    return (
+        f"This log has format version {version[:20]!r}, newer than the {REPORT_VERSION!r} this gradmedic reads: "
+        "parts of it may be missing from the page; upgrade gradmedic (pip install -U gradmedic) to see them all."
+    )
 
 
 def number(value: Any) -> float:
     """A float from the log: non-finite floats are written as the strings "nan", "inf", "-inf"."""
-    if value is None:
-        return math.nan
-    return float(value)
+    return fields.number(value)
 
 
 def load_log(path: str | Path, label: str = "") -> RunLog:
-    """Read one JSONL log. Lines that cannot be parsed (a crash mid-write) are counted and skipped."""
+    """Read one JSONL log. Lines that cannot be read (a crash mid-write, another program's) are counted and
+    skipped. Raises ``NotALogError`` when not a single line is a gradmedic record."""
     path = Path(path)
     reader = _Reader()
-    skipped, runs = 0, 1
+    skipped, runs, known = 0, 1, 0
     with path.open("rb") as f:
         for line in f:
             if line.isspace():  # stops at the first character: cheap on 50 kB lines
                 continue
             try:
                 record = _loads(line)
-                if reader.starts_new_run(record):  # the sink appends: a reused logdir holds several runs
+                if not isinstance(record, dict) or record.get("type") not in _Reader.TYPES:
+                    raise BadField("not a gradmedic record")
+                if reader.starts_new_run(record):  # an old sink appended: a reused logdir held several runs
                     fresh = _Reader(replay=reader.layers_since_last_step)
                     fresh.read(record)  # a bad line raises here, and the run so far is kept
                     reader, runs = fresh, runs + 1
                 else:
                     reader.read(record)
-            except (ValueError, TypeError, KeyError, AttributeError):
+                known += 1
+            except Exception:  # whatever a line holds, it is read whole or skipped whole
                 skipped += 1
+    if not known:
+        raise NotALogError(
+            f"{path} holds no gradmedic record ({skipped} line(s) could not be read): "
+            "is it a gradmedic.jsonl written by gradmedic.watch or gradmedic run --logdir?"
+        )
     return reader.finish(path, label or path.parent.name, skipped, runs)
+
+
+@dataclass(frozen=True)
+class _Closing:
+    """The closing ``report`` line, field by field; a field that could not be read is None."""
+
+    steps: int | None
+    diagnoses: list[Diagnosis] | None
+    treatments: list[Treatment] | None
+    incidents: list[Incident]
+    layers: list[LayerInfo]
+    version: str | None
+    ignored: tuple[str, ...]
+
+
+def _closing(record: Mapping[str, Any]) -> _Closing:
+    ignored: list[str] = []
+
+    def read(key: str, convert: Callable[[Any], Any]) -> Any:
+        if key not in record:
+            return None
+        try:
+            return convert(record[key])
+        except Exception:
+            ignored.append(key)
+            return None
+
+    return _Closing(
+        steps=read("steps", fields.step),
+        diagnoses=read("diagnoses", lambda v: [diagnosis(d) for d in fields.items(v)]),
+        treatments=read("treatments", lambda v: [treatment(t) for t in fields.items(v)]),
+        incidents=read("incidents", lambda v: [incident(i) for i in fields.items(v)]) or [],
+        layers=read("layers", lambda v: [layer_info(i) for i in fields.items(v)]) or [],
+        version=read("version", fields.text),
+        ignored=tuple(ignored),
+    )
 
 
 class _Reader:
     """Accumulates records line by line, keeping per-layer numbers in compact arrays."""
+
+    TYPES = frozenset({"run", "layers", "step", "diagnosis", "treatment", "incident", "losses", "report"})
 
     def __init__(self, replay: list[Mapping[str, Any]] | None = None) -> None:
         self.infos: dict[str, LayerInfo] = {}
@@ -151,12 +200,17 @@ class _Reader:
         self.losses: dict[int, float] = {}
         self.events: list[DiagnosisEvent] = []
         self.treatments: list[Treatment] = []
-        self.report: Mapping[str, Any] | None = None
+        self.incidents: list[Incident] = []
+        self.version = REPORT_VERSION
+        self.report: _Closing | None = None
+        self.seen = False  # any record read
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
+            "run": self._run,
             "layers": self._layers,
             "step": self._step,
             "diagnosis": self._diagnosis,
             "treatment": self._treatment,
+            "incident": self._incident,
             "losses": self._losses,
             "report": self._report,
         }
@@ -165,18 +219,22 @@ class _Reader:
             self.read(record)
 
     def starts_new_run(self, record: Mapping[str, Any]) -> bool:
-        """A layer table or a step after the closing report line, or a step number going back."""
+        """A ``run`` line after other records; a layer table or a step after the closing report line, or
+        a step number going back."""
         kind = record.get("type")
+        if kind == "run":
+            return self.seen
         if kind not in ("layers", "step"):
             return False
         if self.report is not None:
             return True
-        return kind == "step" and bool(self.steps) and int(record["step"]) <= self.steps[-1]
+        return kind == "step" and bool(self.steps) and fields.step(record.get("step")) <= self.steps[-1]
 
     def read(self, record: Mapping[str, Any]) -> None:
         handler = self._handlers.get(record.get("type", ""))
         if handler is not None:
             handler(record)
+            self.seen = True
 
     def _row(self, name: str) -> int:
         row = self.rows.get(name)
@@ -184,33 +242,38 @@ class _Reader:
             row = self.rows[name] = len(self.rows)
         return row
 
+    def _run(self, record: Mapping[str, Any]) -> None:
+        self.version = fields.text(record.get("version", REPORT_VERSION))
+
     def _layers(self, record: Mapping[str, Any]) -> None:
+        infos = [layer_info(item) for item in fields.items(record.get("layers"))]
         self.layers_since_last_step.append(record)
-        for item in record["layers"]:
-            info = layer_info(item)
+        for info in infos:
             self.infos[info.name] = info
             self._row(info.name)
 
     def _step(self, record: Mapping[str, Any]) -> None:
-        step = int(record["step"])  # everything is read before anything is kept: a bad line leaves no trace
+        step = fields.step(record.get("step"))  # everything is read before anything is kept
         norm = _finite_or_inf(record.get("global_grad_norm"))
-        nonfinite = bool(record.get("nonfinite", False))
-        losses = {int(k): number(v) for k, v in (record.get("losses") or {}).items()}
+        nonfinite = fields.flag(record.get("nonfinite"))
+        losses = {fields.step(k): number(v) for k, v in fields.mapping(record.get("losses")).items()}
         if not losses and record.get("loss") is not None:
             losses[step] = number(record["loss"])
-        layers: Mapping[str, Mapping[str, Any]] = record.get("layers") or {}
+        layers = fields.mapping(record.get("layers"))
         rows = self.rows
-        if not rows.keys() >= layers.keys():
+        if not rows.keys() >= layers.keys():  # new layers: their rows are kept only if the line reads
+            rows = dict(rows)
             for name in layers:
-                self._row(name)
+                rows.setdefault(name, len(rows))
         n = len(STATS)
         cells: list[Any] = [None] * (len(rows) * n)  # [row, stat] flattened; None = not measured
         for name, values in layers.items():  # the hot loop: 200 layers x 10 000 steps in a long run
             i = rows[name] * n
             cells[i : i + n] = map(values.get, STATS)
-        if str in set(map(type, cells)):  # "nan", "inf", "-inf": mark non-finite as +inf
-            cells = [_finite_or_inf(c) if c.__class__ is str else c for c in cells]
+        if not set(map(type, cells)) <= _PLAIN:  # "nan", "inf", "-inf": mark non-finite as +inf
+            cells = [c if c.__class__ in _PLAIN else _finite_or_inf(c) for c in cells]
         column = np.array(cells, dtype=np.float64).reshape(len(rows), n)
+        self.rows = rows
         self.columns.append(column)
         self.steps.append(step)
         self.global_norms.append(norm)
@@ -219,18 +282,23 @@ class _Reader:
         self.layers_since_last_step = []
 
     def _diagnosis(self, record: Mapping[str, Any]) -> None:
-        self.events.append(DiagnosisEvent(int(record["step"]), diagnosis(record)))
+        self.events.append(DiagnosisEvent(fields.step(record.get("step")), diagnosis(record)))
 
     def _losses(self, record: Mapping[str, Any]) -> None:
-        self.losses.update({int(k): number(v) for k, v in (record.get("losses") or {}).items()})
+        self.losses.update({fields.step(k): number(v) for k, v in fields.mapping(record.get("losses")).items()})
 
     def _treatment(self, record: Mapping[str, Any]) -> None:
         self.treatments.append(treatment(record))
 
+    def _incident(self, record: Mapping[str, Any]) -> None:
+        self.incidents.append(incident(record))
+
     def _report(self, record: Mapping[str, Any]) -> None:
-        self.report = record
-        for item in record.get("layers") or []:
-            info = layer_info(item)
+        closing = _closing(record)
+        self.report = closing
+        if closing.version is not None:
+            self.version = closing.version
+        for info in closing.layers:
             self.infos[info.name] = info
             self._row(info.name)
 
@@ -253,16 +321,17 @@ class _Reader:
             loss_steps=loss_steps,
             loss=np.asarray([self.losses[int(s)] for s in loss_steps], dtype=np.float64),
         )
-        if self.report is not None:
-            standing = [diagnosis(d) for d in self.report.get("diagnoses") or []]
-            final = [treatment(t) for t in self.report.get("treatments") or []]
-            treatments = final or _latest(self.treatments)
-            steps_run = int(self.report.get("steps", series.last_step + 1))
-        else:
-            latest = {e.diagnosis.kind: e.diagnosis for e in self.events}
-            standing = sorted(latest.values(), key=lambda d: (-SEVERITY_RANK.get(d.severity, 0), d.first_step))
-            treatments = _latest(self.treatments)
-            steps_run = series.last_step + 1 if series.steps.size or series.loss_steps.size else 0
+        latest = {e.diagnosis.kind: e.diagnosis for e in self.events}
+        standing = sorted(latest.values(), key=lambda d: (-SEVERITY_RANK.get(d.severity, 0), d.first_step))
+        treatments = _latest(self.treatments)
+        steps_run = series.last_step + 1 if series.steps.size or series.loss_steps.size else 0
+        incidents = list(self.incidents)
+        closing = self.report
+        if closing is not None:
+            standing = closing.diagnoses if closing.diagnoses is not None else standing
+            treatments = closing.treatments or treatments
+            steps_run = closing.steps if closing.steps is not None else steps_run
+            incidents += [i for i in closing.incidents if i not in incidents]
         return RunLog(
             path=path,
             label=label,
@@ -272,17 +341,23 @@ class _Reader:
             events=tuple(self.events),
             treatments=tuple(treatments),
             steps=steps_run,
-            finished=self.report is not None,
+            finished=closing is not None,
             skipped_lines=skipped,
             runs=runs,
+            incidents=tuple(incidents),
+            version=self.version,
+            ignored_fields=closing.ignored if closing is not None else (),
         )
+
+
+_PLAIN = {type(None), float, int}
 
 
 def _finite_or_inf(value: Any) -> float:
     """A per-layer number: missing stays NaN, any non-finite value becomes +inf (the "non-finite" mark)."""
     if value is None:
         return math.nan
-    x = float(value)
+    x = fields.number(value)
     return x if math.isfinite(x) else math.inf
 
 
@@ -295,58 +370,6 @@ def _cube(columns: list[np.ndarray], width: int) -> np.ndarray:
     for j, column in enumerate(columns):
         out[: column.shape[0], j] = column
     return out
-
-
-def layer_info(item: Mapping[str, Any]) -> LayerInfo:
-    return LayerInfo(
-        name=str(item["name"]),
-        type=str(item.get("type", "")),
-        order=int(item.get("order", 0)),
-        num_params=int(item.get("num_params", 0)),
-        has_weights=bool(item.get("has_weights", True)),
-        activation=str(item.get("activation", "")),
-        activation_module=str(item.get("activation_module", "")),
-        units=int(item.get("units", 0)),
-        is_output=bool(item.get("is_output", False)),
-    )
-
-
-def diagnosis(item: Mapping[str, Any]) -> Diagnosis:
-    severity = item.get("severity", "info")
-    last = item.get("last_step")
-    return Diagnosis(
-        kind=str(item["kind"]),
-        severity=severity if severity in SEVERITY_RANK else "info",
-        layers=tuple(str(n) for n in item.get("layers") or ()),
-        first_step=int(item.get("first_step", 0)),
-        message=str(item.get("message", "")),
-        evidence=dict(item.get("evidence") or {}),
-        remedies=tuple(
-            Remedy(
-                name=str(r.get("name", "")),
-                summary=str(r.get("summary", "")),
-                snippet=str(r.get("snippet", "")),
-                rank=int(r.get("rank", 0)),
-                applied=bool(r.get("applied", False)),
-            )
-            for r in item.get("remedies") or ()
-        ),
-        last_step=int(last) if last is not None else None,
-    )
-
-
-def treatment(item: Mapping[str, Any]) -> Treatment:
-    return Treatment(
-        step=int(item.get("step", 0)),
-        kind=str(item.get("kind", "")),
-        action=str(item.get("action", "")),
-        reason=str(item.get("reason", "")),
-        before=dict(item.get("before") or {}),
-        after=dict(item.get("after") or {}),
-        reverse=str(item.get("reverse", "")),
-        remedy=str(item.get("remedy", "")),
-        outcome=str(item.get("outcome", "")),
-    )
 
 
 def _latest(streamed: list[Treatment]) -> list[Treatment]:

@@ -24,6 +24,10 @@ nav a { white-space: nowrap; }
 .verdict { font-weight: 600; padding: 8px 12px; border-radius: 6px; margin: 0.6em 0; }
 .verdict.healthy { background: #e8f5ec; color: #17612d; }
 .verdict.sick { background: #fdecea; color: #8e1b1b; }
+.verdict.partial { background: #fff4e0; color: #7a4b00; }
+.incidents { background: #fff4e0; color: #7a4b00; border-left: 4px solid #d08700; padding: 8px 12px; margin: 0.6em 0; }
+.incidents ul { margin: 0.3em 0 0; padding-left: 1.2em; }
+.note { background: #eef3fb; border-left: 4px solid #3a6fc4; padding: 6px 12px; overflow-wrap: anywhere; }
 .verdict ul { margin: 0.3em 0 0; padding-left: 1.2em; font-weight: 400; }
 figure { margin: 0.8em 0; }
 figcaption { color: var(--muted); font-size: 0.88em; }

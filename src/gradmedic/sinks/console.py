@@ -9,14 +9,16 @@ import sys
 from typing import Mapping
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ..records import Diagnosis, LayerInfo, Report, StepStats, Treatment
+from ..records import Diagnosis, Incident, LayerInfo, Report, StepStats, Treatment
+from .base import Sink
 
 STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red"}
 
 
-class ConsoleSink:
+class ConsoleSink(Sink):
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(file=sys.stderr, highlight=False)
 
@@ -39,8 +41,26 @@ class ConsoleSink:
         )
         self.console.print(f"  why: {treatment.reason}", markup=False)
 
+    def write_incident(self, incident: Incident) -> None:
+        self.console.print(
+            f"[bold]gradmedic[/] step {incident.step} [bold magenta]INCIDENT {escape(incident.component)}[/]: "
+            + escape(incident.error),
+            markup=True,
+        )
+
     def close(self, report: Report) -> None:
+        if report.incidents:
+            self.console.print(
+                f"[bold]gradmedic[/]: {len(report.incidents)} incident(s): part of the run was not watched or "
+                "not recorded; see the report's incidents",
+                markup=True,
+            )
         if not report.diagnoses:
+            if report.incidents:
+                self.console.print(
+                    f"[bold]gradmedic[/]: {report.steps} steps, no problems found in what was watched.", markup=True
+                )
+                return
             self.console.print(f"[bold]gradmedic[/]: {report.steps} steps watched, no problems found.", markup=True)
             return
         table = Table(title=f"gradmedic: {report.steps} steps watched", title_justify="left")
