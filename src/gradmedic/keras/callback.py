@@ -11,8 +11,11 @@ internal error switches it off with one warning and an incident in the report.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import math
 import warnings
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,8 @@ class GradmedicCallback(keras.callbacks.Callback):
         self.treat = treat
         self.report: Report = Report(steps=0, layers=[], diagnoses=[])
         self._pipeline: Pipeline | None = None
-        self._open = False  # the sinks are open (between on_train_begin and on_train_end)
+        self._open = False  # inside a fit: between on_train_begin and on_train_end
+        self._closed = True  # the sinks are closed (before the first fit, and after close())
         self._infos: dict[str, LayerInfo] = {}
         self._incidents: list[Incident] = []
         self._probe: Probe | None = None
@@ -59,6 +63,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._force_sample = False
         self._disabled = False
         self._waiting = False
+        self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
 
     # --- Keras events -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -91,9 +96,19 @@ class GradmedicCallback(keras.callbacks.Callback):
         if self._pipeline is not None and self._open:
             self._open = False
             self.report = self._pipeline.report(self._step, self._infos, self._incidents)
-            self._pipeline.sinks.close(self.report)
+            self._guard(_flush, self._pipeline.sinks)
         elif self._disabled:
             self.report = Report(steps=self._step, layers=[], diagnoses=[], incidents=tuple(self._incidents))
+
+    def close(self) -> Report:
+        """Write the closing report to the logs and close them (also done at exit). Safe to call twice."""
+        if self._pipeline is not None and not self._closed:
+            self._closed = True
+            atexit.unregister(self._atexit)
+            report = self._pipeline.report(self._step, self._infos, self._incidents)
+            self._pipeline.sinks.close(report)
+            self.report = report
+        return self.report
 
     # --- the work ------------------------------------------------------------------------------------------
     def _sampled(self, step: int) -> bool:
@@ -113,12 +128,15 @@ class GradmedicCallback(keras.callbacks.Callback):
             from .treat import KerasDoctor
 
             self._doctor = KerasDoctor(self.model, self.config)
-        sinks = SinkSet(_default_sinks(self.logdir, self.console))
-        if self._pipeline is None:
-            self._pipeline = Pipeline(self.config, sinks, self._doctor)
-        else:  # another fit of the same model: the findings carry on, the logs are appended to
-            self._pipeline.sinks = sinks
-        self._open = True
+        if self._closed:  # the first fit, or a fit after close(): a fresh log (one folder, one run)
+            sinks = SinkSet(_default_sinks(self.logdir, self.console))
+            if self._pipeline is None:
+                self._pipeline = Pipeline(self.config, sinks, self._doctor)
+            else:
+                self._pipeline.sinks = sinks
+            self._closed = False
+            atexit.register(self._atexit)
+        self._open = True  # another fit of the same model: the findings and the logs carry on
 
     def _end_step(self, batch: int, logs: dict[str, Any]) -> None:
         step = self._step
@@ -201,6 +219,20 @@ class GradmedicCallback(keras.callbacks.Callback):
             )
 
 
+def _close_at_exit(ref: weakref.ref[GradmedicCallback]) -> None:
+    callback = ref()
+    if callback is not None:
+        callback.close()
+
+
+def _flush(sinks: SinkSet) -> None:
+    """At the end of a fit, TensorBoard's events reach the disk (the JSONL log writes each line at once)."""
+    for sink in sinks.sinks:
+        events = getattr(sink, "events", None)
+        if events is not None:
+            events.flush()
+
+
 def _names(layers: list[KerasLayer]) -> list[str]:
     return [layer.name for layer in layers]
 
@@ -222,7 +254,7 @@ def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
         sinks.append(ConsoleSink())
     if logdir is not None:
         from ..sinks.jsonl import JsonlSink
-        from .tensorboard import TfSummarySink
+        from ..sinks.tensorboard import TensorBoardSink
 
-        sinks += [JsonlSink(logdir), TfSummarySink(logdir)]
+        sinks += [JsonlSink(logdir), TensorBoardSink(logdir)]
     return sinks

@@ -43,7 +43,7 @@ class KerasAttach:
         if self._undo is not None:
             self._undo()
             self._undo = None
-        return [(label, callback.report) for label, _, callback in self.callbacks]
+        return [(label, callback.close()) for label, _, callback in self.callbacks]
 
     def _patch(self, keras: types.ModuleType) -> None:
         model_class = getattr(keras, "Model", None)
