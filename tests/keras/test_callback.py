@@ -35,6 +35,14 @@ def test_huge_learning_rate_explodes() -> None:
     assert report.kinds(at_least="warning") & {"exploding_gradients", "non_finite", "loss_divergence"}
 
 
+def test_exploding_advice_is_a_keras_clip_at_the_learned_threshold() -> None:
+    report = _watch(dense_stack("relu", 3, lr=3.0))
+    exploding = next(d for d in report.diagnoses if d.kind == "exploding_gradients")
+    clip = next(r for r in exploding.remedies if r.name == "clip_grad_norm")
+    assert "global_clipnorm=" in clip.snippet and "torch" not in clip.snippet
+    assert f"{exploding.evidence['suggested_clip']:.3g}" in clip.snippet
+
+
 def test_moderate_learning_rate_twin_is_quiet() -> None:
     report = _watch(dense_stack("relu", 3, lr=0.05))
     assert report.healthy, [(d.kind, d.severity) for d in report.diagnoses]

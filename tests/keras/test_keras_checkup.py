@@ -92,3 +92,23 @@ def test_same_weights_same_verdicts_as_the_pytorch_checkup() -> None:
 
 def _sparse_ce(y_true: object, y_pred: object) -> object:
     return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+def test_the_advice_is_written_in_keras() -> None:
+    x, y = _batch()
+    report = checkup(dense_stack("relu", 4, bias=-5.0), x, y)
+    dead = next(d for d in report.diagnoses if d.kind == "dead_units")
+    snippets = "\n".join(r.snippet for r in dead.remedies)
+    assert "keras" in snippets and "torch" not in snippets and "nn." not in snippets
+
+
+def test_every_remedy_the_advice_can_give_has_a_keras_snippet() -> None:
+    import re
+    from pathlib import Path
+
+    import gradmedic.advice
+    from gradmedic.keras.advice import SNIPPETS
+
+    source = Path(gradmedic.advice.__file__).read_text()
+    names = set(re.findall(r'^\s*\(?"([a-z_]+)",\s*$', source, re.M)) | set(re.findall(r'\("([a-z_]+)", "', source))
+    assert names and names <= set(SNIPPETS), sorted(names - set(SNIPPETS))

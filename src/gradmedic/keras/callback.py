@@ -26,6 +26,7 @@ from ..config import Config
 from ..pipeline import Pipeline
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
 from ..sinks.base import SinkSet
+from .advice import KerasSinkSet, keras_report
 from .layers import KerasLayer, Site, find_layers, layer_table
 from .probe import Probe
 
@@ -95,7 +96,7 @@ class GradmedicCallback(keras.callbacks.Callback):
             self._probe.remove()  # kept, with its compiled twin, for the next fit of the same model
         if self._pipeline is not None and self._open:
             self._open = False
-            self.report = self._pipeline.report(self._step, self._infos, self._incidents)
+            self.report = keras_report(self._pipeline.report(self._step, self._infos, self._incidents))
             self._guard(_flush, self._pipeline.sinks)
         elif self._disabled:
             self.report = Report(steps=self._step, layers=[], diagnoses=[], incidents=tuple(self._incidents))
@@ -107,7 +108,7 @@ class GradmedicCallback(keras.callbacks.Callback):
             atexit.unregister(self._atexit)
             report = self._pipeline.report(self._step, self._infos, self._incidents)
             self._pipeline.sinks.close(report)
-            self.report = report
+            self.report = keras_report(report)
         return self.report
 
     # --- the work ------------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class GradmedicCallback(keras.callbacks.Callback):
 
             self._doctor = KerasDoctor(self.model, self.config)
         if self._closed:  # the first fit, or a fit after close(): a fresh log (one folder, one run)
-            sinks = SinkSet(_default_sinks(self.logdir, self.console))
+            sinks = KerasSinkSet(_default_sinks(self.logdir, self.console))
             if self._pipeline is None:
                 self._pipeline = Pipeline(self.config, sinks, self._doctor)
             else:

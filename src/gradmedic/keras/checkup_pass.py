@@ -24,6 +24,7 @@ from ..config import Config
 from ..detectors.init_rules import judge
 from ..records import SEVERITY_RANK, CheckupLayer, CheckupReport
 from .activations import reduce_in_graph, unit_axis
+from .advice import keras_report
 from .layers import find_layers, layer_table, leaves
 
 LossFn = Callable[..., Any]
@@ -115,7 +116,7 @@ def checkup(
         (explain(f, infos) for f in findings),
         key=lambda d: (-SEVERITY_RANK[d.severity], min((depth.get(m, len(depth)) for m in d.layers), default=0)),
     )
-    return CheckupReport(
+    report = CheckupReport(
         steps=0,
         layers=sorted(infos.values(), key=lambda info: info.order),
         diagnoses=diagnoses,
@@ -123,6 +124,7 @@ def checkup(
         batch_size=n,
         loss=loss_name,
     )
+    return keras_report(report)
 
 
 def _first(value: Any) -> Any:
