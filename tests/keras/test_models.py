@@ -66,3 +66,31 @@ def test_an_unbuilt_model_gets_a_clear_error_from_the_checkup() -> None:
     model = keras.Sequential([keras.layers.Dense(4)])
     with pytest.raises(ValueError, match="not built"):
         checkup(model, {"not": "a batch"})
+
+
+def test_xla_compiled_fit_is_watched() -> None:
+    model = dense_stack("sigmoid", 8)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,  # Keras' default on a GPU: the sampled twin must compile under XLA too
+    )
+    callback = GradmedicCallback(console=False)
+    fit(model, callback, epochs=1)
+    assert "vanishing_gradients" in callback.report.kinds(at_least="warning")
+    assert not callback.report.incidents
+
+
+def test_a_sampled_step_that_cannot_be_traced_falls_back_to_keras_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    def untraceable(self: Probe, packed: object) -> None:
+        raise ValueError("cannot trace this")
+
+    monkeypatch.setattr(Probe, "_output", untraceable)
+    model = dense_stack("relu", 2)
+    callback = GradmedicCallback(console=False)
+    x, y = digits()
+    with pytest.warns(RuntimeWarning, match="could not run"):
+        history = model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[callback])
+    assert len(history.history["loss"]) == 2
+    assert model.optimizer.iterations.numpy() == 2 * 29  # every step trained, the first one by Keras' function
+    assert [i.component for i in callback.report.incidents] == ["monitor"]

@@ -167,6 +167,9 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     def _ingest(self, step: int) -> None:
         assert self._probe is not None
+        if self._probe.failed is not None:
+            exc = self._probe.failed
+            raise RuntimeError(f"the sampled step could not run ({type(exc).__name__}: {str(exc).splitlines()[0]})")
         measured = self._probe.read()
         if measured is None:
             self._incidents.append(Incident(step, "keras-probe", "the sampled step's statistics could not be read"))

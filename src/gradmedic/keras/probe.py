@@ -57,7 +57,9 @@ class Probe:
         self._act_size = 0
         self.slots: list[Slot] = []
         self.variables: list[tuple[int, bool, int]] = []
-        self._out = tf.Variable(tf.zeros([0]), shape=tf.TensorShape([None]), trainable=False, dtype=tf.float32)
+        self._out: tf.Variable | None = None  # where the last traced step leaves its packed numbers
+        self.failed: Exception | None = None  # the sampled function could not run: watching stops
+        self._outputs: dict[int, tf.Variable] = {}
         self._undo: list[Callable[[], None]] = []
         self.plain: Callable[..., Any] | None = None
         self.sampled: Callable[..., Any] | None = None
@@ -91,11 +93,18 @@ class Probe:
         model.train_function = self.plain
 
         def sampled(iterator: Any) -> Any:
+            if self.failed is not None:
+                return self.plain(iterator)  # type: ignore[misc]
             self._tracing = True  # only a (re)trace sees the flag: the compiled graph already holds the probe
             try:
                 return compiled(iterator)
+            except Exception as exc:  # it failed to trace or compile, before running: Keras' own step runs it
+                self.failed = exc
             finally:
                 self._tracing = False
+            self._acts, self._slots, self._act_size = [], [], 0
+            self._seen_sites.clear()
+            return self.plain(iterator)  # type: ignore[misc]
 
         self.sampled = sampled
 
@@ -173,7 +182,7 @@ class Probe:
                 else tf.zeros([0])
             )
             probe._variables = [(owner[0], owner[1], int(np.prod(variables[k].shape))) for k, owner in known]
-            probe._out.assign(tf.concat([*probe._acts, per_variable], 0))
+            probe._out = probe._output(tf.concat([*probe._acts, per_variable], 0))
             probe.slots, probe.variables = list(probe._slots), list(probe._variables)
             probe._acts, probe._slots, probe._act_size = [], [], 0
             probe._seen_sites.clear()
@@ -199,9 +208,27 @@ class Probe:
 
         return guarded
 
+    def _output(self, packed: tf.Tensor) -> tf.Variable:
+        """Assign the packed numbers to a variable of their own static size, made outside the graph.
+
+        A fixed shape keeps the sampled function XLA-compilable (``jit_compile=True``, Keras' default on GPUs).
+        """
+        size = packed.shape[0]
+        with tf.init_scope():
+            if size is None:
+                out = tf.Variable(tf.zeros([0]), shape=tf.TensorShape([None]), trainable=False, dtype=tf.float32)
+            else:
+                if size not in self._outputs:
+                    self._outputs[size] = tf.Variable(tf.zeros([size]), trainable=False, dtype=tf.float32)
+                out = self._outputs[size]
+        out.assign(packed)
+        return out
+
     # --- host side ------------------------------------------------------------------------------------------
     def read(self) -> tuple[dict[str, LayerStats], float] | None:
         """The last sampled step's per-layer stats and global gradient norm (one host transfer)."""
+        if self._out is None:
+            return None
         values = self._out.numpy().astype(np.float64)
         act_size = sum(2 + s.units for s in self.slots)
         if values.size != act_size + PER_VARIABLE * len(self.variables) or not self.variables:
