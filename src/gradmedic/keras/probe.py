@@ -81,9 +81,24 @@ class Probe:
             self._make_sampled()
 
     def rebuild(self) -> None:
-        """Trace both functions anew: after a treatment that Keras reads at trace time (clipping, the guard)."""
+        """Trace both functions anew: after a treatment that Keras reads at trace time (clipping, the guard).
+
+        Should the new plain function fail to trace, the one before it goes on training (never a broken fit).
+        """
+        previous = self.plain
         self.model.make_train_function(force=True)
-        self.plain = self.model.train_function
+        fresh = self.model.train_function
+        probe = self
+
+        def plain(iterator: Any) -> Any:
+            if probe.failed is None:
+                try:
+                    return fresh(iterator)
+                except Exception as exc:  # failed to trace or compile, before running
+                    probe.failed = exc
+            return previous(iterator)  # type: ignore[misc]
+
+        self.plain = plain
         self._make_sampled()
 
     def _make_sampled(self) -> None:
