@@ -5,8 +5,9 @@
 
 On sampled steps (config.is_sampled) ``fit`` runs the probe's compiled twin of its train function
 (probe.py); other steps run Keras' own function untouched. Every step the callback reads the loss
-Keras already logs (the epoch's running mean, turned back into the batch's own) to date NaN and Inf. It never raises into ``fit``: an
-internal error switches it off with one warning and an incident in the report.
+Keras already logs (the epoch's running mean, turned back into the batch's own) to date NaN and Inf.
+The statistics go through the framework-free ``Pipeline`` (detectors, advice, sinks, treatment).
+It never raises into ``fit``: an internal error switches it off with one warning and an incident.
 """
 
 from __future__ import annotations
