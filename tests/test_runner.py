@@ -247,11 +247,11 @@ def test_uncaught_exception_exits_1_with_the_scripts_traceback_and_a_report(tmp_
     assert [m["type"] for m in data["models"]] == ["Sequential"]
 
 
-def test_keyboard_interrupt_exits_130_and_report_is_written(tmp_path: Path) -> None:
+def test_keyboard_interrupt_ends_as_python_does_and_report_is_written(tmp_path: Path) -> None:
     script = write(tmp_path / "interrupted.py", tiny_training(8, extra="if step == 6: raise KeyboardInterrupt"))
     report = tmp_path / "report.json"
     result = gradmedic_run("--quiet", "--json", report, script, cwd=tmp_path)
-    assert result.returncode == 130
+    assert result.returncode == python_run(script, cwd=tmp_path).returncode == -2  # death by SIGINT, not exit 130
     assert "KeyboardInterrupt" in result.stderr
     data = json.loads(report.read_text())
     assert_report_shape(data)

@@ -8,7 +8,8 @@ a private BaseException (an ``except Exception`` in the script cannot swallow it
 trained model (run.find_trained_models); the checkup replays that model's last training call and
 backpropagates the script's own loss gradient at the output.
 
-Exit codes: 0 healthy (nothing above info), 1 a warning or an error was found, 2 no checkup could be made.
+Exit codes: 0 healthy (nothing above info), 1 a warning or an error was found, 2 no checkup could be made;
+a Ctrl-C before the first step ends the process by SIGINT, as python would (``check`` returns -2).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -27,6 +29,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from .atomic_file import write_text_atomic
 from .preflight.batch import pick_output
 from .preflight.core import run_checkup
 from .preflight.show import default_console, print_report
@@ -168,7 +171,8 @@ def _run_until_first_step(script: str, args: list[str], recorder: CallRecorder) 
     except SystemExit:
         pass
     except KeyboardInterrupt:
-        return 130
+        _print_script_traceback(script)
+        return -signal.SIGINT  # the caller dies by SIGINT, as python does
     except BaseException:
         _print_script_traceback(script)
         print(f"gradmedic check: {script} failed before its first optimizer step", file=sys.stderr)
@@ -223,9 +227,7 @@ def _check_models(script: str, recorder: CallRecorder, optimizer: torch.optim.Op
     if options.json_path:
         data = merged.to_dict()
         data["models"] = [{"label": label, "type": type(m).__name__} for (label, _), (m, _) in zip(reports, calls)]
-        path = Path(options.json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, allow_nan=False))
+        write_text_atomic(options.json_path, json.dumps(data, indent=2, allow_nan=False))
     return HEALTHY if merged.healthy else PROBLEMS
 
 

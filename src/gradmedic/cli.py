@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         from .run import RunOptions, run
+        from .run_signals import die_by_signal_at_exit
 
+        die_by = die_by_signal_at_exit()  # registered before the script's own exit handlers: runs after them
         options = RunOptions(
             json_path=args.json,
             logdir=args.logdir,
@@ -90,11 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             treat=args.treat,
             html_path=args.html,
         )
-        return run(args.script, args.args, options)
+        code = run(args.script, args.args, options)
+        if code < 0:  # python would have died by this signal: so does gradmedic, once the exit handlers ran
+            die_by(-code)
+            return 128 - code
+        return code
     if args.command == "check":
         from .check_script import CheckOptions, check
+        from .run_signals import die_by_signal_at_exit
 
-        return check(args.script, args.args, CheckOptions(json_path=args.json, quiet=args.quiet))
+        die_by = die_by_signal_at_exit()
+        code = check(args.script, args.args, CheckOptions(json_path=args.json, quiet=args.quiet))
+        if code < 0:
+            die_by(-code)
+            return 128 - code
+        return code
     if args.command == "demo":
         from .demo.show import main as demo_main
 

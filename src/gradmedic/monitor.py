@@ -3,16 +3,22 @@
 Per step it costs two root-module hooks, two optimizer hooks and at most one device op (the
 non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
-moves everything to the host in one transfer. It never raises into the user's loop: an internal
-error switches the monitor off with one warning.
+moves everything to the host in one transfer.
+
+Promises (docs/reliability.md, "The monitor and the runner"): a wrong argument to ``watch()`` raises at
+once, before anything is attached, and a failed attach leaves nothing behind. After that, nothing
+raises into the user's loop, ``report()`` and ``close()`` included: an internal error switches the
+monitor off with its traceback printed once, a warning at the user's line, and an ``Incident`` in the
+report, which then counts the steps that ran but is never ``healthy``. One model has one monitor.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import math
-import warnings
+import numbers
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -22,19 +28,45 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import arguments
 from .config import Config
+from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
+from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
-from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
+from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.sentinel import Interval, Sentinel
-from .records import Diagnosis, LayerInfo, LayerStats, Report, StepStats
+from .probe.unwrap import unwrap
+from .records import Diagnosis, Incident, LayerInfo, LayerStats, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 
+# id(model) -> its open monitor: one model, one monitor
+_WATCHING: dict[int, weakref.ref[Monitor]] = {}
+
+
+def _forget(key: int, ref: weakref.ref[Monitor]) -> None:
+    """A monitor collected without close(): its registry entry goes with it."""
+    if _WATCHING.get(key) is ref:
+        del _WATCHING[key]
+
+
+def monitor_of(model: nn.Module) -> Monitor | None:
+    """The open monitor watching ``model``, if any."""
+    ref = _WATCHING.get(id(model))
+    monitor = ref() if ref is not None else None
+    if monitor is None or monitor._closed or monitor.model is not model:
+        return None
+    return monitor
+
 
 class Monitor:
-    """Watches one model and its optimizer. Use as a context manager, or call ``close()``."""
+    """Watches one model and its optimizer. Use as a context manager, or call ``close()``.
+
+    A model already watched by an open monitor is refused with a ``RuntimeError``: close the first one
+    (``monitor.close()``, or leave its ``with`` block), or pass every optimizer to one ``watch()``.
+    """
 
     def __init__(
         self,
@@ -48,14 +80,51 @@ class Monitor:
         sinks: Iterable[Any] = (),
         treat: bool = False,
     ) -> None:
+        # every check before anything is attached: a wrong argument leaves nothing behind
+        arguments.check_model_type(model)
+        model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
-        optimizers: list[torch.optim.Optimizer] = (
-            list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]  # type: ignore[list-item]
-        )
-        check_optimizers(optimizers)
+        optimizers = arguments.as_optimizers(optimizer)
+        arguments.check_optimizers_train(model, optimizers)
+        arguments.check_every(every)
+        arguments.check_config(config)
+        arguments.check_flag(console, "console")
+        arguments.check_flag(treat, "treat")
+        extra_sinks = arguments.check_sinks(sinks)
+        arguments.check_logdir(logdir)
+        if monitor_of(model) is not None:
+            raise RuntimeError(
+                f"this {type(model).__name__} is already watched by a gradmedic monitor; close that one first "
+                "(monitor.close(), or leave its with-block), or watch once with every optimizer: "
+                "gradmedic.watch(model, [opt1, opt2])"
+            )
         cfg = config or Config()
-        self.config = replace(cfg, every=every) if every is not None else cfg
+        self.config = replace(cfg, every=int(every)) if every is not None else cfg
         self.model = model
+        self._incidents: list[Incident] = []
+        self._final: Report | None = None
+        self._handles: list[Any] = []
+        self.sinks = SinkSet([])
+        try:
+            self._attach(model, optimizers, logdir, console, extra_sinks, treat)
+        except BaseException:
+            self._detach()
+            raise
+        _WATCHING[id(model)] = weakref.ref(self, functools.partial(_forget, id(model)))
+
+    def _attach(
+        self,
+        model: nn.Module,
+        optimizers: list[torch.optim.Optimizer],
+        logdir: str | Path | None,
+        console: bool,
+        extra_sinks: list[Any],
+        treat: bool,
+    ) -> None:
+        try:
+            self.sinks = SinkSet(_default_sinks(logdir, console) + extra_sinks)
+        except OSError as exc:
+            raise ValueError(f"gradmedic.watch could not open logdir={str(logdir)!r} for the logs: {exc}") from exc
         self.layers = find_layers(model)
         self._disabled = False
         self._closed = False
@@ -73,17 +142,32 @@ class Monitor:
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
-        self.sinks = SinkSet(_default_sinks(logdir, console) + list(sinks))
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config) if treat else None
+        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat else None
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         clock = optimizers[0]  # the first optimizer's steps are the monitor's steps
+        after_step = self._guard(self._after_step)
         self._handles = [
-            clock.register_step_pre_hook(self._guard(self._before_step)),
-            clock.register_step_post_hook(self._guard(self._after_step)),
+            register_pre_hook(clock, self._guard(self._before_step)),  # after step(closure)'s backward
+            clock.register_step_post_hook(functools.partial(_count_step, self, after_step)),
         ]
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
+
+    def _detach(self) -> None:
+        """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        probe = getattr(self, "_probe", None)
+        if probe is not None:
+            probe.remove()
+        if hasattr(self, "_atexit"):
+            atexit.unregister(self._atexit)
+        for sink in self.sinks.sinks:  # close their files without writing a report line
+            for name in ("_file", "writer"):
+                with contextlib.suppress(Exception):
+                    getattr(sink, name).close()
 
     # --- public API -----------------------------------------------------------------------------------
     @property
@@ -95,11 +179,12 @@ class Monitor:
         """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
 
         Call it before or after ``optimizer.step()``; either way the loss is filed under its own step.
+        The loss must be a real number: a one-element real tensor or a Python/NumPy real. Anything else
+        (``None``, a complex or boolean loss, a tensor of several elements) is a programming error and
+        raises ``TypeError`` / ``ValueError`` at the call, on the first step, even after the monitor
+        stopped; it never switches the monitor off.
         """
-        if isinstance(loss, torch.Tensor) and loss.numel() != 1:
-            raise ValueError(
-                f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}; pass loss.mean()"
-            )
+        _check_loss(loss)
         if self._disabled or self._closed:
             return
         try:
@@ -110,38 +195,73 @@ class Monitor:
             else:
                 self._sentinel.record_loss(loss, step)
         except Exception as exc:
-            self._fail(exc)
+            self._fail(exc, "observe_loss")
+
+    @property
+    def incidents(self) -> list[Incident]:
+        """What kept this monitor from watching or recording all of the run, oldest first."""
+        from_sinks = [i for i in getattr(self.sinks, "incidents", ()) if i not in self._incidents]
+        return self._incidents + from_sinks
 
     def report(self) -> Report:
-        """The report so far: the layers, the standing diagnoses (most severe first) and the treatments."""
-        self._emit_pending()
-        return self._pipeline.report(self._step, self._infos)
+        """The report so far: the layers, the standing diagnoses (most severe first), the treatments and
+        the incidents. Never raises: after an internal error it reports what it has, with the incident.
+        """
+        if self._final is not None:
+            return self._final
+        try:
+            if not self._disabled:
+                self._emit_pending()
+        except Exception as exc:
+            self._fail(exc, "report")
+        try:
+            return self._pipeline.report(self._step, self._infos, self.incidents)
+        except Exception as exc:
+            self._fail(exc, "report")
+        return Report(
+            steps=self._step,
+            layers=sorted(self._infos.values(), key=lambda i: i.order),
+            diagnoses=[],
+            incidents=tuple(self.incidents),
+        )
 
     @property
     def diagnoses(self) -> list[Diagnosis]:
         return list(self.report().diagnoses)
 
     def close(self) -> Report:
-        """Stop watching, flush every sink, and return the final report. Safe to call twice."""
+        """Stop watching, flush every sink, and return the final report. Safe to call twice; never raises."""
         if self._closed:
             return self.report()
         self._closed = True
+        ref = _WATCHING.get(id(self.model))
+        if ref is not None and ref() is self:
+            del _WATCHING[id(self.model)]
+        try:
+            self._detach_hooks()
+            if not self._disabled:
+                self._emit_pending()
+                self._final_nonfinite_check()
+                if self._doctor is not None:
+                    for record in self._doctor.close(self._infos, list(self._pipeline.history)):
+                        self.sinks.write_treatment(record)
+        except Exception as exc:
+            self._fail(exc, "close")
+        report = self.report()
+        try:
+            self.sinks.close(report)
+        except Exception as exc:  # SinkSet switches failing sinks off; this is the last line of defence
+            self._fail(exc, "close")
+        self._final = self.report()
+        return self._final
+
+    def _detach_hooks(self) -> None:
         atexit.unregister(self._atexit)
         for handle in self._handles:
             handle.remove()
         self._probe.remove()
-        report = Report(steps=self._step, layers=[], diagnoses=[])
-        try:
-            self._emit_pending()
-            self._final_nonfinite_check()
-            if self._doctor is not None:
-                for record in self._doctor.close(self._infos, list(self._pipeline.history)):
-                    self.sinks.write_treatment(record)
-            report = self.report()
-        except Exception as exc:
-            self._fail(exc)
-        self.sinks.close(report)
-        return report
+        if self._disabled and self._doctor is not None:
+            self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
 
     def __enter__(self) -> Monitor:
         return self
@@ -312,6 +432,8 @@ class Monitor:
 
     # --- fail-safe --------------------------------------------------------------------------------------
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        where = getattr(fn, "__qualname__", repr(fn)).replace(".<locals>", "")
+
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> None:
             if self._disabled:
@@ -319,20 +441,76 @@ class Monitor:
             try:
                 fn(*args, **kwargs)
             except Exception as exc:
-                self._fail(exc)
+                self._fail(exc, where)
             return None
 
         return guarded
 
-    def _fail(self, exc: BaseException) -> None:
-        if not self._disabled:
-            self._disabled = True
-            warnings.warn(
-                f"gradmedic stopped watching after an internal error ({type(exc).__name__}: {exc}); "
-                "your training goes on unaffected. Please report this with the traceback above.",
-                RuntimeWarning,
-                stacklevel=3,
+    def _shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Like ``_guard``, but the wrapped hook keeps running after the monitor stopped: the treatment's
+        step gate, whose clipping and learning-rate scale stay in force (and whose scale is undone after
+        every step) rather than change the run halfway."""
+        where = getattr(fn, "__qualname__", repr(fn))
+
+        @functools.wraps(fn)
+        def shielded(*args: Any, **kwargs: Any) -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:
+                self._fail(exc, where)
+
+        return shielded
+
+    def _fail(self, exc: BaseException, where: str) -> None:
+        """Switch the monitor off after an internal error: traceback once, a warning, an incident."""
+        if self._disabled:
+            return
+        self._disabled = True
+        try:
+            if self._final is None and not self._closed:
+                self._probe.remove()  # the per-step root hooks go; the step counter stays
+            incident = stopped_incident(self._step, where, exc)
+            self._incidents.append(incident)
+            print_traceback(exc, where)
+            warn_at_user(
+                f"gradmedic stopped watching at step {self._step} after an internal error ({incident.error}); "
+                "your training goes on unaffected, and the report records the incident. "
+                "Please report this with the traceback above."
             )
+            write = getattr(self.sinks, "write_incident", None)
+            if write is not None:
+                write(incident)
+        except Exception:
+            pass
+
+
+def _count_step(monitor: Monitor, after_step: Callable[..., None], *args: Any) -> None:
+    """The optimizer post-hook: the step is counted even after the monitor stopped, so a report never
+    claims fewer steps than ran."""
+    before = monitor._step
+    if not monitor._disabled:
+        after_step(*args)
+    if monitor._step == before:
+        monitor._step += 1
+
+
+def _check_loss(loss: Any) -> None:
+    if isinstance(loss, torch.Tensor):
+        if loss.numel() != 1:
+            raise ValueError(
+                f"observe_loss expects a scalar loss, got a tensor of shape {tuple(loss.shape)}; pass loss.mean()"
+            )
+        dtype = loss.dtype
+        if dtype.is_complex or dtype is torch.bool:
+            raise TypeError(f"observe_loss expects a real loss, got a {dtype} tensor; pass the real-valued loss")
+        return
+    if isinstance(loss, np.ndarray) and loss.size == 1 and loss.dtype.kind in "iuf":
+        return
+    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+        raise TypeError(
+            f"observe_loss expects the loss as a one-element tensor or a real number, got {type(loss).__name__}; "
+            "pass the loss you call backward() on"
+        )
 
 
 def _to_host(parts: list[torch.Tensor], device: torch.device) -> np.ndarray:
@@ -375,7 +553,8 @@ def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
 def _close_at_exit(ref: weakref.ref[Monitor]) -> None:
     monitor = ref()
     if monitor is not None:
-        monitor.close()
+        with contextlib.suppress(Exception):  # close() never raises; this keeps interpreter exit quiet if it did
+            monitor.close()
 
 
 def watch(
@@ -390,6 +569,12 @@ def watch(
     treat: bool = False,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``; returns a Monitor (a context manager).
+
+    Wrong arguments raise ``TypeError`` / ``ValueError`` here, before anything is attached: ``model``
+    an ``nn.Module`` with trainable parameters, ``optimizer`` one (or a list) that updates some of them,
+    ``every`` a whole number >= 1, ``config`` a ``gradmedic.Config``, ``logdir`` a non-empty path to a
+    folder that exists or can be created and can be written to. A model already watched raises
+    ``RuntimeError``.
 
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``

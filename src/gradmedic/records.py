@@ -172,6 +172,17 @@ class Diagnosis:
             "remedies": [r.to_dict() for r in self.remedies],
         }
 
+    def __repr__(self) -> str:
+        from .report.notebook import diagnosis_line
+
+        return diagnosis_line(self)
+
+    def _repr_html_(self) -> str:
+        """The diagnosis' card, as in the HTML report (notebooks call this)."""
+        from .report.notebook import diagnosis_html
+
+        return diagnosis_html(self)
+
 
 @dataclass(frozen=True)
 class Treatment:
@@ -249,9 +260,31 @@ class Report:
         return {d.kind for d in self.diagnoses if SEVERITY_RANK[d.severity] >= floor}
 
     @property
+    def watched_fully(self) -> bool:
+        """False when an incident kept gradmedic from watching some steps (the monitor stopped, a step it
+        could not read, a model the runner could not attach to). A sink switched off (``sink:...``) does
+        not count: every step was still watched, only its record is incomplete, which its incident says."""
+        return all(i.component.startswith("sink:") for i in self.incidents)
+
+    @property
     def healthy(self) -> bool:
-        """True when nothing above ``info`` was diagnosed."""
-        return not self.kinds(at_least="warning")
+        """True when nothing above ``info`` was diagnosed and every step was watched (``watched_fully``).
+
+        A run whose monitor stopped after an internal error is never called healthy: its unwatched steps
+        may hold anything.
+        """
+        return not self.kinds(at_least="warning") and self.watched_fully
+
+    def __repr__(self) -> str:
+        from .report.notebook import report_line
+
+        return report_line(self)
+
+    def _repr_html_(self) -> str:
+        """A verdict, a table of the diagnoses and their cards (notebooks call this)."""
+        from .report.notebook import report_html
+
+        return report_html(self)
 
 
 def _jsonable(value: Any) -> Any:
@@ -318,7 +351,7 @@ class CheckupLayer:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # Report's one-line repr
 class CheckupReport(Report):
     """A checkup's report: the monitor's schema (``steps`` is 0), plus the per-layer measurements.
 

@@ -2,8 +2,13 @@
 
 Attachment goes through torch's global optimizer-step hook. The first time an optimizer steps, the
 runner finds the model it trains (the smallest module holding every parameter it updates; several
-top-level modules when no single one does) and attaches a Monitor to each. The loss is read where the
-script calls ``backward()`` on a scalar, and handed to the optimizer that steps next.
+top-level modules when no single one does) and attaches a Monitor to each; a model already watched
+(by a second optimizer that steps it, or by the script's own ``gradmedic.watch``) gets no second one.
+The loss is read where the script calls ``backward()`` on a scalar, and handed to the optimizer that
+steps next.
+
+The report is written whatever ends the script (run_signals.py says how signals are met), and the
+process then ends as ``python SCRIPT`` would have: its exit code, its traceback, or death by the signal.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import builtins
 import gc
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -25,9 +31,13 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from . import arguments
+from .atomic_file import write_text_atomic
 from .config import Config
-from .monitor import Monitor
-from .records import SEVERITY_RANK, Diagnosis, LayerInfo, Report, Treatment
+from .faults import one_line
+from .monitor import Monitor, monitor_of
+from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
+from .run_signals import Stopped, signals_deferred, stop_signals_raise
 
 
 @dataclass
@@ -95,6 +105,7 @@ class ScriptWatcher:
     _loss: torch.Tensor | None = None
     _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
     _undo: list[Callable[[], None]] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
     _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
     def install(self) -> None:
@@ -144,12 +155,23 @@ class ScriptWatcher:
         except Exception as exc:  # never break the user's script
             print(f"gradmedic: could not watch {type(optimizer).__name__} ({exc}); training goes on", file=sys.stderr)
             self._optimizers[id(optimizer)] = []
+            step = max((w.monitor.step for w in self.watched), default=-1)
+            self.incidents.append(
+                Incident(step, "runner", f"could not watch the model of a {type(optimizer).__name__}: {one_line(exc)}")
+            )
 
     def _attach(self, optimizer: torch.optim.Optimizer) -> list[Monitor]:
         monitors = []
         for model in find_trained_models(optimizer):
             if not any(p.requires_grad for p in model.parameters()):
                 continue
+            existing = monitor_of(model)
+            if existing is not None:  # one model, one monitor: a second optimizer of it adds none
+                if all(w.monitor is not existing for w in self.watched):
+                    print(f"gradmedic: {type(model).__name__} is watched by the script's own monitor", file=sys.stderr)
+                continue
+            if any(model is m for w in self.watched for m in w.monitor.model.modules()):
+                continue  # part of a watched model (a head with its own optimizer): its layers are watched
             taken = {w.label for w in self.watched}
             label = "" if not self.watched else _label(model, taken | {""})
             logdir = self.options.logdir
@@ -177,15 +199,15 @@ class ScriptWatcher:
         if self._keras is not None:
             reports += self._keras.finish()
         report = merge_reports(reports)
+        if self.incidents:
+            report = replace(report, incidents=(*report.incidents, *self.incidents))
         if self.options.json_path:
             data = report.to_dict()
             data["models"] = [
                 {"label": w.label, "type": type(w.monitor.model).__name__, "steps": r.steps}
                 for w, (_, r) in zip(self.watched, reports)
             ]
-            path = Path(self.options.json_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(data, indent=2, allow_nan=False))
+            write_text_atomic(self.options.json_path, json.dumps(data, indent=2, allow_nan=False))
         return report
 
 
@@ -194,15 +216,21 @@ def merge_reports(reports: list[tuple[str, Report]]) -> Report:
     layers: list[LayerInfo] = []
     diagnoses: list[Diagnosis] = []
     treatments: list[Treatment] = []
+    incidents: list[Incident] = []
     for label, report in reports:
         prefix = f"{label}/" if label else ""
         layers += [replace(info, name=prefix + info.name) for info in report.layers]
         diagnoses += [replace(d, layers=tuple(prefix + n for n in d.layers)) for d in report.diagnoses]
         treatments += [replace(t, action=f"{label}: {t.action}") if label else t for t in report.treatments]
+        incidents += [replace(i, component=f"{label}: {i.component}") if label else i for i in report.incidents]
     diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
     treatments.sort(key=lambda t: t.step)
     return Report(
-        steps=max((r.steps for _, r in reports), default=0), layers=layers, diagnoses=diagnoses, treatments=treatments
+        steps=max((r.steps for _, r in reports), default=0),
+        layers=layers,
+        diagnoses=diagnoses,
+        treatments=treatments,
+        incidents=incidents,
     )
 
 
@@ -225,36 +253,76 @@ def exec_script(path: str, args: list[str]) -> None:
         sys.path[:] = saved[2]
 
 
-def run(script: str, args: list[str], options: RunOptions) -> int:
-    """Run ``script`` under gradmedic; returns the exit code ``python script`` would have had.
+def check_options(options: RunOptions) -> str | None:
+    """What is wrong with the options, in one line, or None: checked before the script starts."""
+    try:
+        arguments.check_logdir(options.logdir, "--logdir")
+        arguments.check_output_file(options.json_path, "--json")
+        arguments.check_output_file(options.html_path, "--html")
+        arguments.check_every(options.every, "--every")
+        arguments.check_config(options.config)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
-    The report is written whatever happens: a normal end, ``sys.exit``, an exception or Ctrl-C.
+
+def run(script: str, args: list[str], options: RunOptions) -> int:
+    """Run ``script`` under gradmedic; returns the exit code ``python script`` would have had, or ``-N``
+    when python would have died by signal N (Ctrl-C, SIGTERM, SIGHUP): the caller ends the process so.
+
+    The report is written whatever happens: a normal end, ``sys.exit``, an exception, Ctrl-C, SIGTERM
+    or SIGHUP.
     """
     if not os.path.isfile(script):
         print(f"gradmedic run: no such script: {script}", file=sys.stderr)
+        return 2
+    problem = check_options(options)
+    if problem is not None:
+        print(f"gradmedic run: {problem}", file=sys.stderr)
         return 2
     if options.html_path and not options.logdir:
         options = replace(options, logdir=tempfile.mkdtemp(prefix="gradmedic-"))
     watcher = ScriptWatcher(options)
     watcher.install()
-    code = 0
+    ended: BaseException | None = None
     try:
-        exec_script(script, args)
-    except SystemExit as exc:
-        code = _exit_code(exc)
+        with stop_signals_raise():
+            exec_script(script, args)
+    except BaseException as exc:  # whatever ended the script, the record is written next
+        ended = exc
+    return _write_record(watcher, options, script, ended)
+
+
+def _ending(script: str, ended: BaseException | None) -> int:
+    """Say how the script ended, as python would; the exit code, or -N for death by signal N."""
+    if ended is None:
+        return 0
+    if isinstance(ended, SystemExit):
+        return _exit_code(ended)
+    if isinstance(ended, Stopped):
+        print(f"gradmedic: {ended}; writing the report", file=sys.stderr)
+        return -ended.signum
+    _print_script_traceback(script, ended)
+    return -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
+
+
+def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ended: BaseException | None) -> int:
+    """Report the script's end, close the monitors and write the report, with signals deferred throughout."""
+    code = -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
+    try:
+        with signals_deferred() as deferred:
+            code = _ending(script, ended)
+            try:
+                watcher.finish()
+            except Exception as exc:
+                print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
+            if options.html_path:
+                _write_html(options)
     except KeyboardInterrupt:
-        _print_script_traceback(script)
-        code = 130
-    except BaseException:
-        _print_script_traceback(script)
-        code = 1
-    finally:
-        try:
-            watcher.finish()
-        except Exception as exc:
-            print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
-        if options.html_path:
-            _write_html(options)
+        print("gradmedic: report writing abandoned", file=sys.stderr)
+        return code if code < 0 else -signal.SIGINT
+    if deferred.signum is not None and code >= 0:
+        return -deferred.signum
     return code
 
 
@@ -280,11 +348,23 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _print_script_traceback(script: str) -> None:
-    """Print the traceback as python would, starting at the script's own frames."""
-    etype, value, tb = sys.exc_info()
+def _print_script_traceback(script: str, exc: BaseException | None = None) -> None:
+    """Print ``exc`` (default: the one being handled) as python would, through ``sys.excepthook``,
+    from the script's own frames. A script that does not compile has none: its SyntaxError is printed
+    alone, as python prints it.
+    """
+    value = exc if exc is not None else sys.exc_info()[1]
+    if value is None:
+        return
+    etype, tb = type(value), value.__traceback__
     full = os.path.abspath(script)
     start = tb
     while start is not None and start.tb_frame.f_code.co_filename != full:
         start = start.tb_next
-    traceback.print_exception(etype, value, start or tb)
+    if start is None and not (isinstance(value, SyntaxError) and value.filename == full):
+        start = tb
+    value.__traceback__ = start  # python's display reads the traceback from the exception itself
+    try:
+        sys.excepthook(etype, value, start)
+    except Exception:  # a broken custom hook: python falls back to its own display too
+        traceback.print_exception(etype, value, start)

@@ -60,15 +60,16 @@ def test_a_crashed_run_is_moved_aside_above_the_highest_number(tmp_path: Path) -
     assert _one_run(tmp_path / FILENAME)["steps"] == 2
 
 
-def test_one_model_watched_twice_into_one_folder_writes_two_whole_logs(
+def test_two_live_monitors_on_one_folder_write_two_whole_logs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     torch.manual_seed(0)
-    model = relu_mlp()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    model, other = relu_mlp(), relu_mlp()
+    opt, other_opt = torch.optim.SGD(model.parameters(), lr=0.05), torch.optim.SGD(other.parameters(), lr=0.05)
     first = gradmedic.watch(model, opt, logdir=tmp_path, console=False)
-    second = gradmedic.watch(model, opt, logdir=tmp_path, console=False)  # both live at once
+    second = gradmedic.watch(other, other_opt, logdir=tmp_path, console=False)  # both live at once
     fit(model, opt, 12, first)
+    fit(other, other_opt, 12, second)
     second.close()
     first.close()
     assert "moved to gradmedic.1.jsonl" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -48,8 +48,14 @@ class StepOutcome:
 
 
 class Doctor:
-    def __init__(self, model: nn.Module, optimizers: list[torch.optim.Optimizer], config: Config) -> None:
-        self.gate = StepGate(optimizers)
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: list[torch.optim.Optimizer],
+        config: Config,
+        shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+    ) -> None:
+        self.gate = StepGate(optimizers, shield=shield)
         self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
         self.snapshots.maybe_take(0, healthy=True)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch.utils.hooks import RemovableHandle
+
+from ..probe.closure import register_pre_hook
 
 
 @dataclass
@@ -28,7 +30,12 @@ class GateLog:
 class StepGate:
     """Per-step guard, clip and learning-rate scale on every optimizer of a treated run."""
 
-    def __init__(self, optimizers: list[torch.optim.Optimizer], history: int = 4096) -> None:
+    def __init__(
+        self,
+        optimizers: list[torch.optim.Optimizer],
+        history: int = 4096,
+        shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+    ) -> None:
         self.optimizers = optimizers
         self.clip_at: float | None = None
         self.lr_scale = 1.0
@@ -38,9 +45,10 @@ class StepGate:
         self._history = history
         self._saved_lr: dict[int, list[Any]] = {}
         self._handles: list[RemovableHandle] = []
+        wrap = shield or (lambda fn: fn)  # the monitor's: an error here is an incident, not the user's crash
         for opt in optimizers:
-            self._handles.append(opt.register_step_pre_hook(self._before))
-            self._handles.append(opt.register_step_post_hook(self._after))
+            self._handles.append(register_pre_hook(opt, wrap(self._before)))  # after step(closure)'s backward
+            self._handles.append(opt.register_step_post_hook(wrap(self._after)))
 
     def params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
         return [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]

@@ -56,7 +56,10 @@ def tfrecord(data: bytes) -> bytes:
 
 
 class EventFile:
-    """``logdir/events.out.tfevents.<time>.<host>.<pid>.<n>``, written in whole records.
+    """``logdir/events.out.tfevents.<time>.<host>.<pid>.<n>.gradmedic``, written in whole records.
+
+    The ``.gradmedic`` suffix keeps the name apart from the files of another writer in the same folder
+    (Lightning's or Keras's own TensorBoard logger, started in the same second by the same process).
 
     ``add`` keeps a summary in memory; ``flush`` appends what was kept, and runs by itself at the first
     ``add`` and then once ``flush_secs`` have passed since the last one.
@@ -65,7 +68,7 @@ class EventFile:
     def __init__(self, logdir: str | Path, flush_secs: float = 30.0) -> None:
         folder = Path(logdir)
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_COUNTER)}"
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_COUNTER)}.gradmedic"
         self._file = WholeFile(folder / name, exclusive=True)
         self.path = self._file.path
         self._pending = bytearray()

@@ -1,0 +1,1 @@
+"""What the framework callbacks (gradmedic.lightning, gradmedic.transformers) share."""
