@@ -94,3 +94,10 @@ def test_a_sampled_step_that_cannot_be_traced_falls_back_to_keras_own(monkeypatc
     assert len(history.history["loss"]) == 2
     assert model.optimizer.iterations.numpy() == 2 * 29  # every step trained, the first one by Keras' function
     assert [i.component for i in callback.report.incidents] == ["monitor"]
+
+
+def test_bad_arguments_are_refused_before_training() -> None:
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        GradmedicCallback(every=0)
+    with pytest.raises(TypeError, match="gradmedic.Config"):
+        GradmedicCallback(config={"every": 5})  # type: ignore[arg-type]

@@ -42,7 +42,9 @@ class GradmedicCallback(keras.callbacks.Callback):
         console: bool = True,
     ) -> None:
         super().__init__()
-        cfg = config or Config()
+        if config is not None and not isinstance(config, Config):
+            raise TypeError(f"config must be a gradmedic.Config, got {type(config).__name__}")
+        cfg = config or Config()  # a bad `every` is refused here, before training
         self.config = replace(cfg, every=every) if every is not None else cfg
         self.logdir = logdir
         self.console = console
