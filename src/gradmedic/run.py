@@ -141,10 +141,14 @@ class ScriptWatcher:
     _backward_calls: int = 0
     _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
     _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
+    _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
     def install(self) -> None:
         handle = register_optimizer_step_pre_hook(self._on_step)
         self._undo.append(handle.remove)
+        from .keras.zero_code import install as watch_keras
+
+        self._keras = watch_keras(self.options, lambda: {w.label for w in self.watched})
         self._patch(torch.Tensor, "backward", self._wrap_backward)
         self._patch(torch.autograd, "backward", self._wrap_autograd_backward)
         self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
@@ -325,6 +329,8 @@ class ScriptWatcher:
             undo()
         self._undo.clear()
         reports = [(w.label, w.monitor.close()) for w in self.watched]
+        if self._keras is not None:
+            reports += self._keras.finish()
         report = merge_reports(reports)
         if self.incidents:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
