@@ -40,6 +40,12 @@ class Config:
     exploding_growth_factor: float = 100.0
     # Norms above this are an overflow in the making, whatever the history.
     exploding_absolute: float = 1e6
+    # Through time: a recurrent weight with spectral radius at least this, run over at least this many
+    # time steps, grows the gradient by radius**steps (Pascanu et al. 2013: radius > 1 is necessary for
+    # explosion, < 1 sufficient for vanishing). At attach time the checkup warns from this growth on.
+    recurrent_radius: float = 1.0
+    recurrent_min_steps: int = 20
+    recurrent_growth: float = 1e3
 
     # --- dead units -----------------------------------------------------------------------------------
     # SageMaker Debugger DeadRelu: a unit active in < 1 % of cases is dead; a layer is flagged when

@@ -27,8 +27,9 @@ from .pipeline import Pipeline
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, check_optimizers, find_frozen_layers, find_layers
+from .probe.recurrent import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
-from .records import Diagnosis, LayerInfo, LayerStats, Report, StepStats
+from .records import Diagnosis, LayerInfo, LayerStats, Recurrence, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 
@@ -64,6 +65,8 @@ class Monitor:
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
+        self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
+        self._recurrent: dict[str, Recurrence] | None = None
         if self.config.is_sampled(0):
             self._probe.arm()
         self._infos: dict[str, LayerInfo] = {}
@@ -130,6 +133,7 @@ class Monitor:
         for handle in self._handles:
             handle.remove()
         self._probe.remove()
+        self._recurrence.remove()
         report = Report(steps=self._step, layers=[], diagnoses=[])
         try:
             self._emit_pending()
@@ -167,6 +171,8 @@ class Monitor:
         self._emit_pending()  # in case the root module is never called, so no pass start emitted it
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
+            if not self._recurrence.empty:  # before the update: the weights that made this gradient
+                self._recurrent = self._recurrence.measure()
 
     def _after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self._measurement is not None:
@@ -207,8 +213,17 @@ class Monitor:
             offset += site.packed_size
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
         interval = self._sentinel.read(values[offset:])
+        if self._doctor is not None and self._step in self._doctor.gate.dropped:
+            # the gate dropped this step before the probe saw it: show the gradient that was dropped
+            global_norm, bad = self._doctor.gate.dropped[self._step]
+            for layer in self.layers:
+                if any(id(p) in bad for p in layer.weights + layer.biases):
+                    layer_stats[layer.name] = replace(layer_stats.get(layer.name, LayerStats()), nonfinite_grad=True)
         self._refresh_infos()
         self._pending = _step_stats(self._step, layer_stats, global_norm, interval)
+        if self._recurrent is not None:
+            self._pending = replace(self._pending, recurrence=self._recurrent)
+            self._recurrent = None
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""

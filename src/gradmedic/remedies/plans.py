@@ -12,6 +12,7 @@ from .clip import ClipGradNorm
 from .cure import Cure
 from .lower_lr import LowerLearningRate
 from .reinit import Reinitialise
+from .rescale_recurrent import RescaleRecurrent
 from .revive import ReviveDeadUnits
 from .rollback import Rollback
 from .swap import SwapActivation
@@ -29,7 +30,9 @@ FAMILY = {
 def plans() -> dict[str, list[Cure]]:
     return {
         # damaged weights first go back to a healthy snapshot; otherwise clip, then slow down
+        # a recurrent weight that grows the gradient through time is rescaled first: nothing else makes it finite
         "unstable": [
+            RescaleRecurrent(),
             Rollback("clip", only_when_damaged=True),
             ClipGradNorm(),
             LowerLearningRate(),
