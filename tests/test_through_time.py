@@ -8,7 +8,9 @@ before training. A run whose every step is dropped is escalated, and marked stuc
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,7 +96,7 @@ def test_treated_it_trains_near_its_healthy_twin_and_the_report_keeps_every_diag
     dropped = next(t for t in report.treatments if t.remedy == "skip_nonfinite_step")
     assert dropped.after["steps_dropped"] >= 1 and "stuck" not in dropped.outcome
     outcomes = {d.kind: d.outcome for d in report.diagnoses if d.severity != "info"}
-    assert outcomes["exploding_gradients"] == f"cured at step {rescale.step}"
+    assert outcomes["exploding_gradients"].startswith(f"cured at step {rescale.step} (")
     assert outcomes["non_finite"].startswith("cured at step")
     assert report.to_dict()["diagnoses"][0]["outcome"].startswith("cured")
 
@@ -112,13 +114,20 @@ def test_the_checkup_flags_it_before_training_and_passes_the_twin() -> None:
     assert "exploding_gradients" not in gradmedic.checkup(ReluRNN(0.9), x, y).kinds(at_least="warning")
 
 
-def test_a_run_whose_every_step_is_dropped_is_escalated_then_marked_stuck() -> None:
+def test_a_run_whose_every_step_is_dropped_is_escalated_then_marked_stuck(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from gradmedic.report.build import build_report
+    from gradmedic.sinks.console import ConsoleSink
+
+    shown = io.StringIO()
+    console = ConsoleSink(Console(file=shown, width=250, highlight=False))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x = torch.randn(16, 4)
     x[0, 0] = float("nan")  # bad data: every gradient is NaN, whatever the weights
-    with gradmedic.watch(model, opt, console=False, treat=True) as monitor:
+    with gradmedic.watch(model, opt, console=False, treat=True, logdir=tmp_path, sinks=[console]) as monitor:
         for _ in range(15):
             opt.zero_grad()
             loss = model(x).pow(2).mean()
@@ -133,3 +142,7 @@ def test_a_run_whose_every_step_is_dropped_is_escalated_then_marked_stuck() -> N
     assert cures and all(t.step <= 8 for t in cures)  # escalated within a few steps, not left waiting
     broken = next(d for d in report.diagnoses if d.kind == "non_finite")
     assert broken.outcome.startswith("not cured: stuck")
+    table = shown.getvalue().split("steps watched")[-1]
+    assert "non_finite" in table and "not cured: stuck" in table
+    page = build_report(tmp_path).read_text()
+    assert 'class="diagnosis-outcome">Outcome: <b>not cured: stuck' in page

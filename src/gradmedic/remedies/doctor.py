@@ -278,12 +278,14 @@ class Doctor:
             return f"not cured: stuck, every step since step {since} was dropped"
         if not tried:
             return "not cured: no cure applied" if still_firing else "gone by the end, with no cure of its own"
+        dropped = len(self.gate.log.skipped) if family == "unstable" else 0
+        note = f" ({dropped} step{'s' if dropped > 1 else ''} dropped)" if dropped else ""
         if not still_firing:
             worked = [r.step for r in tried if r.outcome == "worked"]
-            return f"cured at step {(worked or [tried[-1].step])[-1]}"
+            return f"cured at step {(worked or [tried[-1].step])[-1]}{note}"
         if any(_improved(r.before, r.after) for r in tried):
-            return "improved but not cured"
-        return "not cured"
+            return f"improved but not cured{note}"
+        return f"not cured{note}"
 
     def applied_remedies(self) -> dict[str, set[str]]:
         """Problem kind -> names of the remedies applied for it (to mark the report's advice)."""

@@ -332,6 +332,7 @@ def diagnosis(item: Mapping[str, Any]) -> Diagnosis:
             for r in item.get("remedies") or ()
         ),
         last_step=int(last) if last is not None else None,
+        outcome=str(item.get("outcome", "")),
     )
 
 
