@@ -77,6 +77,23 @@ class SequenceRNN(nn.Module):
         return self.head(out[:, -1])
 
 
+class FunctionalCNN(nn.Module):
+    """A small digits CNN whose ReLUs are F.relu calls in forward(); the last conv's map is flattened into a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.fc = nn.Linear(32 * 4 * 4, 64)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x.view(-1, 1, 8, 8)))  # [B, 16, 8, 8]
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # [B, 32, 4, 4]
+        x = F.relu(self.fc(x.flatten(1)))  # [B, 64]
+        return self.head(x)
+
+
 class ReluRNN(nn.Module):
     """A vanilla ReLU RNN whose recurrent matrix is ``radius * I`` plus a little noise.
 
@@ -216,6 +233,14 @@ SCENARIOS: dict[str, Scenario] = {
             batch_size=32,
             twin="relu_rnn_radius_below_one",
         ),
+        Scenario(
+            "functional_cnn_high_lr",
+            FunctionalCNN,
+            _sgd(0.5),
+            DEAD,
+            notes="SGD at 0.5 with momentum kills most units behind F.relu; revival alone does not finish the job",
+            twin="functional_cnn",
+        ),
         Scenario("relu_huge_lr", lambda: mlp([64, 128, 128, 10], nn.ReLU), _sgd(30.0), EXPLODING, twin="relu_adam"),
         # --- healthy twins ---------------------------------------------------------------------------
         Scenario("relu_adam", lambda: mlp([64, 128, 128, 10], nn.ReLU), _adam(1e-3), frozenset()),
@@ -244,6 +269,7 @@ SCENARIOS: dict[str, Scenario] = {
             clip=1.0,
         ),
         Scenario("functional_relu", lambda: FunctionalNet([64, 128, 128, 10]), _adam(1e-3), frozenset()),
+        Scenario("functional_cnn", FunctionalCNN, _sgd(0.02), frozenset()),
         Scenario(
             "relu_rnn_radius_below_one",
             lambda: ReluRNN(0.9),

@@ -21,7 +21,7 @@ from ..config import Config
 from ..records import NON_FINITE, SEVERITY_RANK, Diagnosis, LayerInfo, StepStats, Treatment
 from .context import Context
 from .cure import Applied
-from .figures import figures
+from .figures import far_from_healthy, figures
 from .gate import StepGate
 from .plans import FAMILY, plans
 from .snapshots import Snapshots
@@ -104,8 +104,12 @@ class Doctor:
             del self.episodes[family]
             record = self.records[episode.record]
             after = figures(self.ctx.history[-episode.samples :], layers)
-            if family not in firing:
+            far = far_from_healthy(family, record.before, after, self.ctx.config) if family not in firing else None
+            if family not in firing and far is None:
                 outcome = "worked"
+            elif family not in firing and family in self._latest:
+                outcome = f"improved but not cured: {far}; trying the next cure"
+                self._treat.append(self._latest[family])
             elif _worse(record.before, after) and episode.applied.undo is not None:
                 outcome = "made it worse: undone, trying the next cure"
                 self._undo.append(episode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from ..config import Config
 from ..detectors.common import depth_ratios, median, weight_layers
 from ..detectors.dead import dead_fractions
 from ..records import LayerInfo, StepStats
@@ -30,3 +31,27 @@ def figures(window: Sequence[StepStats], layers: Mapping[str, LayerInfo]) -> dic
     if ratios:
         out["min_ratio_to_output"] = median(ratios)
     return out
+
+
+STALLED = 0.9  # a loss above this fraction of its value before the cure has not come down
+
+
+def far_from_healthy(family: str, before: Mapping[str, Any], after: Mapping[str, Any], cfg: Config) -> str | None:
+    """Why a run whose diagnosis no longer fires is still far from a healthy run's figures, or None.
+
+    Healthy figures: no layer with more than ``dead_info_fraction`` of its units dead, a depth profile
+    above ``vanishing_ratio``, and a loss that came down after the cure. Instability is judged by its
+    own detectors only: a rollback resets the loss it would be compared with.
+    """
+    if family == "unstable":
+        return None
+    dead = after.get("max_dead_fraction")
+    if isinstance(dead, float) and dead > cfg.dead_info_fraction:
+        return f"{dead:.0%} of a layer's units are still dead"
+    ratio = after.get("min_ratio_to_output")
+    if family == "weak_signal" and isinstance(ratio, float) and ratio < cfg.vanishing_ratio:
+        return f"the input side's gradients are still {ratio:.1e}x the output layer's"
+    b, a = before.get("loss"), after.get("loss")
+    if isinstance(b, float) and isinstance(a, float) and math.isfinite(b) and a > STALLED * b:
+        return f"the loss has not come down ({b:.3g} before, {a:.3g} after)"
+    return None

@@ -38,7 +38,8 @@ def plans() -> dict[str, list[Cure]]:
             LowerLearningRate(),
             Rollback("lower_lr"),
         ],
-        "dead": [ReviveDeadUnits(), SwapActivation(DEAD), LowerLearningRate()],
+        # units that died again at the lower learning rate are revived once more (ReDo revives periodically)
+        "dead": [ReviveDeadUnits(), SwapActivation(DEAD), LowerLearningRate(), ReviveDeadUnits()],
         # re-initialising helps only a young run with a bad scale; otherwise normalise, then swap
         "weak_signal": [Reinitialise(), InsertBatchNorm(), SwapActivation(VANISHING)],
     }
