@@ -34,7 +34,7 @@ def _rows(module: nn.Module, units: int) -> nn.Parameter | None:
 def per_channel(dead: np.ndarray, channels: int) -> np.ndarray:
     """A dead mask over a flattened feature map [C * H * W] (a functional ReLU read at the next Linear's input)
     as one flag per channel: a channel is dead when every one of its positions is."""
-    return dead.reshape(channels, -1).all(axis=1) if dead.shape[0] != channels else dead
+    return np.asarray(dead.reshape(channels, -1).all(axis=1)) if dead.shape[0] != channels else dead
 
 
 def _consumer(ctx: Context, layer: str, units: int) -> nn.Parameter | None:
