@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import math
 from pathlib import Path
 
@@ -146,3 +147,49 @@ def test_a_run_whose_every_step_is_dropped_is_escalated_then_marked_stuck(tmp_pa
     assert "non_finite" in table and "not cured: stuck" in table
     page = build_report(tmp_path).read_text()
     assert 'class="diagnosis-outcome">Outcome: <b>not cured: stuck' in page
+
+
+RNN_SCRIPT = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+torch.manual_seed(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(1, 32, nonlinearity="relu", batch_first=True)
+        self.head = nn.Linear(32, 1)
+        with torch.no_grad():
+            self.rnn.weight_hh_l0.copy_(1.05 * torch.eye(32) + 0.01 * torch.randn(32, 32) / 32**0.5)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.randn(32, 300, 1)
+y = x[:, -3:, 0].sum(1, keepdim=True)
+for step in range(3):
+    optimizer.zero_grad()
+    F.mse_loss(model(x), y).backward()
+    optimizer.step()
+"""
+
+
+def test_gradmedic_check_flags_the_script_before_its_first_step(tmp_path: Path) -> None:
+    from gradmedic.check_script import CheckOptions, check
+
+    script = tmp_path / "train_rnn.py"
+    script.write_text(RNN_SCRIPT)
+    out = tmp_path / "checkup.json"
+    code = check(str(script), [], CheckOptions(json_path=str(out), quiet=True))
+    report = json.loads(out.read_text())
+    assert code == 1
+    blown = next(d for d in report["diagnoses"] if d["kind"] == "exploding_gradients")
+    assert blown["evidence"]["through_time"]["rnn.weight_hh_l0"]["steps"] == 300
+    assert blown["remedies"][0]["name"] == "rescale_recurrent"
