@@ -75,7 +75,8 @@ class Pipeline:
 
     def _still_firing(self, kind: str) -> bool:
         """Whether the latest window still shows the problem (old NaN in the history is not NaN now)."""
-        if kind not in self.engine.current:
+        current = self.engine.current.get(kind)
+        if current is None or SEVERITY_RANK[current.severity] < SEVERITY_RANK["warning"]:
             return False
         if kind == NON_FINITE:
             return any(s.any_nonfinite for s in list(self.engine.history)[-self.config.window :])

@@ -54,6 +54,7 @@ def test_the_non_finite_diagnosis_names_the_explosion_as_its_cause() -> None:
 def test_far_from_healthy_figures() -> None:
     before = {"loss": 2.3, "max_dead_fraction": 1.0}
     assert "still dead" in (far_from_healthy("dead", before, {"loss": 1.0, "max_dead_fraction": 0.47}, CFG) or "")
-    assert "not come down" in (far_from_healthy("dead", before, {"loss": 2.25, "max_dead_fraction": 0.1}, CFG) or "")
+    assert far_from_healthy("dead", before, {"loss": 2.25, "max_dead_fraction": 0.3}, CFG) is None
+    assert "still 1.0e-05x" in (far_from_healthy("weak_signal", {}, {"min_ratio_to_output": 1e-5}, CFG) or "")
     assert far_from_healthy("dead", before, {"loss": 0.6, "max_dead_fraction": 0.1}, CFG) is None
     assert far_from_healthy("unstable", before, {"loss": 5.0}, CFG) is None

@@ -33,25 +33,17 @@ def figures(window: Sequence[StepStats], layers: Mapping[str, LayerInfo]) -> dic
     return out
 
 
-STALLED = 0.9  # a loss above this fraction of its value before the cure has not come down
-
-
 def far_from_healthy(family: str, before: Mapping[str, Any], after: Mapping[str, Any], cfg: Config) -> str | None:
     """Why a run whose diagnosis no longer fires is still far from a healthy run's figures, or None.
 
-    Healthy figures: no layer with more than ``dead_info_fraction`` of its units dead, a depth profile
-    above ``vanishing_ratio``, and a loss that came down after the cure. Instability is judged by its
-    own detectors only: a rollback resets the loss it would be compared with.
+    Judged on the fresh window right after the cure: too short for a loss trend (a revived unit's outgoing
+    weights start at zero, so the loss moves slowly at first), long enough for the dead fraction and the
+    depth profile. Instability is judged by its own detectors only.
     """
-    if family == "unstable":
-        return None
     dead = after.get("max_dead_fraction")
-    if isinstance(dead, float) and dead > cfg.dead_info_fraction:
+    if family == "dead" and isinstance(dead, float) and dead > cfg.treat_dead_fraction:
         return f"{dead:.0%} of a layer's units are still dead"
     ratio = after.get("min_ratio_to_output")
     if family == "weak_signal" and isinstance(ratio, float) and ratio < cfg.vanishing_ratio:
         return f"the input side's gradients are still {ratio:.1e}x the output layer's"
-    b, a = before.get("loss"), after.get("loss")
-    if isinstance(b, float) and isinstance(a, float) and math.isfinite(b) and a > STALLED * b:
-        return f"the loss has not come down ({b:.3g} before, {a:.3g} after)"
     return None
