@@ -193,3 +193,14 @@ def test_gradmedic_check_flags_the_script_before_its_first_step(tmp_path: Path) 
     blown = next(d for d in report["diagnoses"] if d["kind"] == "exploding_gradients")
     assert blown["evidence"]["through_time"]["rnn.weight_hh_l0"]["steps"] == 300
     assert blown["remedies"][0]["name"] == "rescale_recurrent"
+
+
+def test_plain_square_layers_stop_being_watched_after_a_few_passes() -> None:
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))
+    probe = RecurrenceProbe(model)
+    assert not probe.empty
+    for _ in range(3):
+        model(torch.randn(2, 8))
+    assert probe.empty and probe.measure() == {}
+    assert not any(m._forward_hooks for m in model.modules() if isinstance(m, nn.Linear))
+    probe.remove()

@@ -28,6 +28,7 @@ from torch.utils.hooks import RemovableHandle
 from ..records import Recurrence
 from .pickling import ProbeHook, install_state_filter
 
+LEARN_PASSES = 3  # forward passes after which a square Linear never fed back stops being watched
 WARM_ITERATIONS = 30  # at attach time: converge from a random start
 ITERATIONS = 8  # on each sampled step, warm-started
 
@@ -75,7 +76,9 @@ class RecurrenceProbe:
         self.weights: list[_Weight] = []
         self._cells: dict[str, _Weight] = {}  # square Linear / RNNCell: recurrent once called twice per pass
         self._calls: dict[str, int] = {}
+        self._passes = 0
         self._handles: list[RemovableHandle] = []
+        self._cell_handles: dict[str, RemovableHandle] = {}
         for name, module in model.named_modules():
             if isinstance(module, nn.RNN):
                 for pname, _ in module.named_parameters(recurse=False):
@@ -87,10 +90,10 @@ class RecurrenceProbe:
             elif _square_linear(module):
                 self._cells[name] = _Weight(name, "weight", module)
         for name, cell in self._cells.items():
-            self._handles.append(cell.module.register_forward_hook(ProbeHook(self._call_hook(name))))
+            self._cell_handles[name] = cell.module.register_forward_hook(ProbeHook(self._call_hook(name)))
         if self._cells:
             self._handles.append(model.register_forward_pre_hook(ProbeHook(self._new_pass)))
-        if self._handles:
+        if self._handles or self._cell_handles:
             install_state_filter(model)
 
     @property
@@ -123,6 +126,11 @@ class RecurrenceProbe:
 
     def _new_pass(self, module: nn.Module, args: Any) -> None:
         self._calls.clear()
+        self._passes += 1
+        if self._passes == LEARN_PASSES and not self.track_hidden:
+            for name in [n for n, c in self._cells.items() if c.steps <= 1]:  # plain layers: stop paying for them
+                self._cell_handles.pop(name).remove()
+                del self._cells[name]
 
     def _call_hook(self, name: str) -> Any:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -161,9 +169,10 @@ class RecurrenceProbe:
         }
 
     def remove(self) -> None:
-        for handle in self._handles:
+        for handle in [*self._handles, *self._cell_handles.values()]:
             handle.remove()
         self._handles.clear()
+        self._cell_handles.clear()
 
 
 def _growth(norms: list[float]) -> float | None:
