@@ -37,7 +37,6 @@ class Episode:
     applied: Applied
     record: int  # index into Doctor.records
     samples: int = 0
-    unsticks: bool = False  # the cure acts on the weights themselves, so it can help a run whose steps are all dropped
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,6 @@ class Doctor:
         self._onset: dict[str, int] = {}
         self._latest: dict[str, Diagnosis] = {}  # the latest diagnosis that fired, per family
         self._escalated_at = -STUCK
-        self.stuck_since: int | None = None  # the first dropped step of a row no cure could end
 
     # --- after each sampled step's detection --------------------------------------------------------
     def review(
@@ -167,9 +165,7 @@ class Doctor:
             outcome = "not cured: every step since was dropped; trying a cure that acts on the weights"
             self._update(episode.record, replace(record, after=after, outcome=outcome))
         self._treat = [d for d in self._treat if FAMILY[d.kind] != "unstable"]
-        if self._apply(diagnosis, stuck=True) is None and self.stuck_since is None:
-            skipped = self.gate.log.skipped
-            self.stuck_since = skipped[-self.gate.log.in_row][0] if skipped else self.ctx.step
+        self._apply(diagnosis, stuck=True)  # none left: the run stays stuck, and close() says so
 
     def _apply(self, diagnosis: Diagnosis, stuck: bool = False) -> Applied | None:
         """The next cure of the family's plan that applies; while stuck, only those that act on the weights."""
@@ -177,8 +173,7 @@ class Doctor:
         plan = self.plans[family]
         self.ctx.onset = self._onset.get(family, diagnosis.first_step)
         for index, cure in enumerate(plan):
-            unsticks = bool(getattr(cure, "unsticks", False))
-            if index in self.tried[family] or (stuck and not unsticks):
+            if index in self.tried[family] or (stuck and not getattr(cure, "unsticks", False)):
                 continue
             if not stuck:
                 self.tried[family].update(range(index + 1))  # the plan is followed in order
@@ -202,9 +197,7 @@ class Doctor:
             )
             self.records.append(record)
             self._fresh.append(record)
-            self.episodes[family] = Episode(family, applied, len(self.records) - 1, unsticks=unsticks)
-            if stuck:
-                self.stuck_since = None
+            self.episodes[family] = Episode(family, applied, len(self.records) - 1)
             return applied
         return None
 
