@@ -238,9 +238,8 @@ class Doctor:
             outcome = f"stuck: every step since step {since} was dropped; no cure made the gradient finite"
             after = {**record.after, "stuck_since": since}
         else:
-            outcome = (
-                f"{len(skipped)} steps dropped, the last at step {skipped[-1][0]}; the run went on with finite steps"
-            )
+            count = f"{len(skipped)} step{'s' if len(skipped) > 1 else ''} dropped"
+            outcome = f"{count}, the last at step {skipped[-1][0]}; the run went on with finite steps"
             after = dict(record.after)
         self._update(self._skip_record, replace(record, after=after, outcome=outcome))
 
