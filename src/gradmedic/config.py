@@ -42,7 +42,8 @@ class Config:
     exploding_absolute: float = 1e6
     # Through time: a recurrent weight with spectral radius at least this, run over at least this many
     # time steps, grows the gradient by radius**steps (Pascanu et al. 2013: radius > 1 is necessary for
-    # explosion, < 1 sufficient for vanishing). At attach time the checkup warns from this growth on.
+    # explosion, < 1 sufficient for vanishing). The cause is named, in flight and by the checkup, once
+    # radius**steps reaches recurrent_growth: an orthogonal init (radius 1) grows nothing.
     recurrent_radius: float = 1.0
     recurrent_min_steps: int = 20
     recurrent_growth: float = 1e3

@@ -21,10 +21,14 @@ from .common import depth_ratios, median, weight_layers
 
 
 def through_time(stats: StepStats, cfg: Config) -> dict[str, dict[str, Any]]:
-    """Recurrent weights that push the signal up through time: "layer.param" -> radius, steps, growth."""
+    """Recurrent weights that push the signal up through time: "layer.param" -> radius, steps, growth.
+
+    A radius near 1 (an orthogonal init) over a sequence grows little: the cause must compound to at least
+    ``recurrent_growth`` over the sequence to be named.
+    """
     out: dict[str, dict[str, Any]] = {}
     for key, r in stats.recurrence.items():
-        if r.radius >= cfg.recurrent_radius and r.steps >= cfg.recurrent_min_steps:
+        if r.radius >= cfg.recurrent_radius and r.steps >= cfg.recurrent_min_steps and r.growth >= cfg.recurrent_growth:
             out[key] = {"layer": r.layer, "param": r.param, "radius": r.radius, "steps": r.steps, "growth": r.growth}
     return out
 

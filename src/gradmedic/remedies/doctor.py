@@ -172,6 +172,7 @@ class Doctor:
         family = FAMILY[diagnosis.kind]
         plan = self.plans[family]
         self.ctx.onset = self._onset.get(family, diagnosis.first_step)
+        self.ctx.stuck = stuck
         for index, cure in enumerate(plan):
             if index in self.tried[family] or (stuck and not getattr(cure, "unsticks", False)):
                 continue

@@ -35,7 +35,12 @@ class RescaleRecurrent:
     unsticks = True  # acts on the weights, not on a step: it helps a run whose every step is dropped
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
-        return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE) and bool(_weights(diagnosis, ctx))
+        """When the gradient overflowed before any update (the weights themselves are the cause), or when
+        every step is dropped. An explosion that built up in training is the updates' doing as much as
+        the radius': rollback and clipping come first there (rnn_long_sequence ends better with them)."""
+        if diagnosis.kind not in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE) or not _weights(diagnosis, ctx):
+            return False
+        return bool(diagnosis.evidence.get("from_start")) or ctx.stuck
 
     def apply(self, diagnosis: Diagnosis, ctx: Context) -> Applied | None:
         changed: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
