@@ -52,7 +52,6 @@ def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> No
     assert applied <= {t.remedy for t in report.treatments}
     assert not any(t.outcome.startswith("stuck") for t in report.treatments), f"{name}: every step was dropped"
     # every diagnosis that fired stays in the report, with its outcome
-    assert scenario.expect & report.kinds(at_least="warning")
     assert all(d.outcome for d in report.diagnoses if d.severity != "info"), report.to_dict()["diagnoses"]
 
 
