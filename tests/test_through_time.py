@@ -204,3 +204,17 @@ def test_plain_square_layers_stop_being_watched_after_a_few_passes() -> None:
     assert probe.empty and probe.measure() == {}
     assert not any(m._forward_hooks for m in model.modules() if isinstance(m, nn.Linear))
     probe.remove()
+
+
+def test_a_failing_probe_hook_never_breaks_the_forward_pass() -> None:
+    class Broken(dict):  # type: ignore[type-arg]
+        def get(self, *args: object) -> int:
+            raise RuntimeError("boom")
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))
+    probe = RecurrenceProbe(model)
+    probe._calls = Broken()
+    with pytest.warns(RuntimeWarning, match="stopped measuring recurrent weights"):
+        out = model(torch.randn(2, 8))
+    assert out.shape == (2, 8) and probe.empty and probe.measure() == {}
+    model(torch.randn(2, 8))  # the hooks are gone

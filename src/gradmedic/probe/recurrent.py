@@ -16,9 +16,11 @@ grows from one time step to the next.
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -84,21 +86,40 @@ class RecurrenceProbe:
                 for pname, _ in module.named_parameters(recurse=False):
                     if pname.startswith("weight_hh"):
                         self.weights.append(_Weight(name, pname, module))
-                self._handles.append(module.register_forward_hook(ProbeHook(self._sequence_hook(name))))
+                self._handles.append(module.register_forward_hook(ProbeHook(self._safe(self._sequence_hook(name)))))
             elif isinstance(module, nn.RNNCell):
                 self._cells[name] = _Weight(name, "weight_hh", module)
             elif _square_linear(module):
                 self._cells[name] = _Weight(name, "weight", module)
         for name, cell in self._cells.items():
-            self._cell_handles[name] = cell.module.register_forward_hook(ProbeHook(self._call_hook(name)))
+            self._cell_handles[name] = cell.module.register_forward_hook(ProbeHook(self._safe(self._call_hook(name))))
         if self._cells:
-            self._handles.append(model.register_forward_pre_hook(ProbeHook(self._new_pass)))
+            self._handles.append(model.register_forward_pre_hook(ProbeHook(self._safe(self._new_pass))))
         if self._handles or self._cell_handles:
             install_state_filter(model)
 
     @property
     def empty(self) -> bool:
         return not self.weights and not self._cells
+
+    def _safe(self, hook: Callable[..., None]) -> Callable[..., None]:
+        """A hook that never raises into the user's forward pass: on an error the probe stops, with one warning."""
+
+        @functools.wraps(hook)
+        def safe(*args: Any) -> None:
+            try:
+                hook(*args)
+            except Exception as exc:
+                self.remove()
+                self.weights.clear()
+                self._cells.clear()
+                warnings.warn(
+                    f"gradmedic stopped measuring recurrent weights ({type(exc).__name__}: {exc}); training goes on",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+        return safe
 
     # --- forward hooks: how many time steps a pass runs -------------------------------------------------
     def _sequence_hook(self, name: str) -> Any:
