@@ -1,7 +1,7 @@
 """Treatment in flight: each problem scenario untreated, treated, and its healthy twin, side by side.
 
 Prints a Markdown table of the final loss (and accuracy on digits) on the full training set, the wall
-time of each run, and what the treatment did. Run: ``python benchmarks/treatment.py [--seeds 0 1 2]``.
+time of each run, and what the treatment did. Run: ``python benchmarks/treatment.py [--seeds 0 1 2] [--only NAME ...]``.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="+", default=None, help="problem scenarios to run (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print("| problem | untreated | treated | healthy twin | time untreated / treated / twin | treatments (seed 0) |")
     print("|---|---|---|---|---|---|")
     for name, scenario in SCENARIOS.items():
-        if scenario.healthy:
+        if scenario.healthy or (args.only and name not in args.only):
             continue
         rows: dict[str, list[RunResult]] = {"plain": [], "treated": [], "twin": []}
         times: dict[str, list[float]] = {"plain": [], "treated": [], "twin": []}

@@ -50,6 +50,9 @@ def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> No
         )
     applied = {r.name for d in report.diagnoses for r in d.remedies if r.applied}
     assert applied <= {t.remedy for t in report.treatments}
+    assert not any(t.outcome.startswith("stuck") for t in report.treatments), f"{name}: every step was dropped"
+    # every diagnosis that fired stays in the report, with its outcome
+    assert all(d.outcome for d in report.diagnoses if d.severity != "info"), report.to_dict()["diagnoses"]
 
 
 @pytest.mark.parametrize("name", HEALTHY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterable, Mapping
 
+from . import growth_advice
 from .records import (
     DEAD,
     EXPLODING,
@@ -146,31 +147,52 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         parts.append(
             f"early layers' gradients are {_names(f'{k} {v:.0f}x' for k, v in ev['ratio_to_output'].items())} the output layer's"
         )
+    in_time = ev.get("through_time") or {}
+    if in_time:
+        parts.append(growth_advice.time_text(in_time))
+    if ev.get("from_start"):
+        parts.insert(0, "the gradient overflowed at the first step, before any update was applied")
+    if "per_layer_gain" in ev:
+        parts.append(f"each layer multiplies the backward signal by about {ev['per_layer_gain']:.2f}")
     recurrent = [i.name for i in layers.values() if i.type in ("RNN", "RNNCell")]
-    why = (
-        "backpropagation through time multiplies by the recurrent weights at every time step"
-        if recurrent
-        else "each layer or step multiplies the gradient by a factor above one, and large updates feed back"
-    )
+    if in_time:
+        why = (
+            "backpropagation through time multiplies the gradient by the recurrent weights at every time step, "
+            "and a spectral radius above 1 compounds over the sequence"
+        )
+        if ev.get("from_start"):
+            why += "; the learning rate is not the cause (no step had been taken yet), so lowering it cures nothing"
+    elif recurrent:
+        why = "backpropagation through time multiplies by the recurrent weights at every time step"
+    else:
+        why = "each layer or step multiplies the gradient by a factor above one, and large updates feed back"
     where = f" (grew most in {_names(f.layers)})" if f.layers else ""
+    if in_time:
+        where = f" through time in {_names(f.layers)}"
     message = f"Gradients explode{where} since step {f.first_step}: {'; '.join(parts)}. Why: {why}."
     clip = float(ev.get("suggested_clip", 1.0))
-    remedies = [
-        (
-            "clip_grad_norm",
-            f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
-            _clip_snippet(clip),
-        ),
-        ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
-    ]
-    if recurrent:
-        remedies.append(
+    remedies: list[tuple[str, str, str]]
+    if in_time:
+        remedies = growth_advice.time_remedies(in_time, clip)
+        if not ev.get("from_start"):
+            remedies.append(("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR))
+    else:
+        remedies = [
             (
-                "gated_rnn",
-                "Use an LSTM or GRU: gates keep the recurrent gradient in range.",
-                "rnn = nn.LSTM(input_size, hidden_size, batch_first=True)",
+                "clip_grad_norm",
+                f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
+                _clip_snippet(clip),
+            ),
+            ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
+        ]
+        if recurrent:
+            remedies.append(
+                (
+                    "gated_rnn",
+                    "Use an LSTM or GRU: gates keep the recurrent gradient in range.",
+                    growth_advice.SNIPPET_GATED,
+                )
             )
-        )
     remedies.append(("weight_decay", "Regularise the weights so they cannot grow unchecked.", SNIPPET_WEIGHT_DECAY))
     remedies.append(
         (
@@ -239,8 +261,16 @@ def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         f"NaN or Inf in the {where}{origin} from step {f.first_step}. Once a weight is non-finite, "
         f"every later step is lost.{before}"
     )
+    lower_lr = ("lower_lr", "Lower the learning rate: too large a step overflows the weights.", SNIPPET_LOWER_LR)
+    if f.evidence.get("explained_by") == EXPLODING:
+        # the gradient overflowed through time or depth, not through a large step: see that diagnosis first
+        lower_lr = (
+            "lower_lr",
+            "Lower the learning rate only if the step size is the cause (see exploding_gradients for where it grows).",
+            SNIPPET_LOWER_LR,
+        )
     remedies = [
-        ("lower_lr", "Lower the learning rate: too large a step overflows the weights.", SNIPPET_LOWER_LR),
+        lower_lr,
         ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(float(last) if last else 1.0)),
         (
             "stable_loss",
@@ -253,6 +283,8 @@ def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
             "assert torch.isfinite(x).all() and torch.isfinite(y).all()",
         ),
     ]
+    if f.evidence.get("explained_by") == EXPLODING:
+        remedies = remedies[1:] + remedies[:1]
     return message, remedies
 
 
@@ -380,6 +412,8 @@ def _checkup_dead(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, lis
 
 def _checkup_gradients(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:
     ev = f.evidence
+    if ev.get("through_time"):
+        return _checkup_through_time(f)
     ratios: Mapping[str, float] = ev["ratio_to_output"]
     kinds = _checkup_kinds(f)
     saturating = sorted(kinds & {"sigmoid", "tanh"})
@@ -424,6 +458,23 @@ def _checkup_gradients(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str
         ("clip_grad_norm", "Clip the gradient norm while the init is being fixed.", _clip_snippet(1.0)),
     ]
     return message, remedies
+
+
+def _checkup_through_time(f: Finding) -> tuple[str, list[tuple[str, str, str]]]:
+    in_time = f.evidence["through_time"]
+    grown = [
+        f"the hidden state of '{c['layer']}' grows {c['hidden_growth']:.3g}x per time step"
+        for c in in_time.values()
+        if c.get("hidden_growth") is not None
+    ]
+    message = (
+        f"Gradients will explode through time in {_names(f.layers)}: before any training, "
+        f"{growth_advice.time_text(in_time)}"
+        + (f"; {'; '.join(grown)}" if grown else "")
+        + ". Backpropagation through time multiplies the gradient by the recurrent weights at every time step, "
+        "so a spectral radius above 1 compounds over the sequence, whatever the learning rate."
+    )
+    return message, growth_advice.time_remedies(in_time, 1.0)
 
 
 def _checkup_saturated(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[tuple[str, str, str]]]:

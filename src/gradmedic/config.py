@@ -40,6 +40,13 @@ class Config:
     exploding_growth_factor: float = 100.0
     # Norms above this are an overflow in the making, whatever the history.
     exploding_absolute: float = 1e6
+    # Through time: a recurrent weight with spectral radius at least this, run over at least this many
+    # time steps, grows the gradient by radius**steps (Pascanu et al. 2013: radius > 1 is necessary for
+    # explosion, < 1 sufficient for vanishing). The cause is named, in flight and by the checkup, once
+    # radius**steps reaches recurrent_growth: an orthogonal init (radius 1) grows nothing.
+    recurrent_radius: float = 1.0
+    recurrent_min_steps: int = 20
+    recurrent_growth: float = 1e3
 
     # --- dead units -----------------------------------------------------------------------------------
     # SageMaker Debugger DeadRelu: a unit active in < 1 % of cases is dead; a layer is flagged when
@@ -47,6 +54,10 @@ class Config:
     dead_layer_fraction: float = 0.5
     dead_error_fraction: float = 0.9
     dead_info_fraction: float = 0.25
+    # Treatment: after a cure for dead units, a layer still this dead is far from healthy, and the next
+    # cure follows. Measured on the scenarios: revived runs that went on to their twin's accuracy were at
+    # most 30 % dead on the window after revival; one left 47 % dead stalled at chance.
+    treat_dead_fraction: float = 0.4
 
     # --- saturation -----------------------------------------------------------------------------------
     # A sigmoid output within 0.0025 of 0 or 1 (a tanh output within 0.005 of +-1) has a derivative

@@ -40,9 +40,10 @@ from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
+from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
 from .probe.unwrap import unwrap
-from .records import Diagnosis, Incident, LayerInfo, LayerStats, Report, StepStats
+from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 
@@ -141,6 +142,8 @@ class Monitor:
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
+        self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
+        self._recurrent: dict[str, Recurrence] | None = None
         if self.config.is_sampled(start_step):
             self._probe.arm()
         self._infos: dict[str, LayerInfo] = {}
@@ -183,6 +186,9 @@ class Monitor:
         probe = getattr(self, "_probe", None)
         if probe is not None:
             probe.remove()
+        recurrence = getattr(self, "_recurrence", None)
+        if recurrence is not None:
+            recurrence.remove()
         if hasattr(self, "_atexit"):
             atexit.unregister(self._atexit)
         for sink in self.sinks.sinks:  # close their files without writing a report line
@@ -322,6 +328,7 @@ class Monitor:
         for handle in self._other_hooks:
             handle.remove()
         self._probe.remove()
+        self._recurrence.remove()
         if self._disabled and self._doctor is not None:
             self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
 
@@ -368,6 +375,8 @@ class Monitor:
         if self._sampled(self._step):
             self._measurement = self._grad.before_step()
             self._measured_step = self._step
+            if not self._recurrence.empty:  # before the update: the weights that made this gradient
+                self._recurrent = self._recurrence.measure()
 
     def _after_step(self) -> None:
         if self._measurement is not None:
@@ -430,8 +439,17 @@ class Monitor:
             offset += site.packed_size
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
         interval = self._sentinel.read(values[offset:])
+        if self._doctor is not None and self._step in self._doctor.gate.dropped:
+            # the gate dropped this step before the probe saw it: show the gradient that was dropped
+            global_norm, bad = self._doctor.gate.dropped[self._step]
+            for layer in self.layers:
+                if any(id(p) in bad for p in layer.weights + layer.biases):
+                    layer_stats[layer.name] = replace(layer_stats.get(layer.name, LayerStats()), nonfinite_grad=True)
         self._refresh_infos()
         self._pending = _step_stats(step, layer_stats, global_norm, interval)
+        if self._recurrent is not None:
+            self._pending = replace(self._pending, recurrence=self._recurrent)
+            self._recurrent = None
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""
@@ -484,6 +502,7 @@ class Monitor:
                     global_grad_norm=float("nan"),
                     loss=interval.losses[last],
                     losses=interval.losses,
+                    loss_only=True,
                 )
                 self._pipeline.conclude(loss_only, self._infos)
             return
@@ -581,6 +600,7 @@ class Monitor:
         try:
             if self._final is None and not self._closed:
                 self._probe.remove()  # the per-step root hooks go; the step counter stays
+                self._recurrence.remove()
             finishing: int | None = getattr(self, "_finishing", None)
             step = self._step if finishing is None else finishing
             incident = stopped_incident(step, where, exc)

@@ -14,7 +14,7 @@ from typing import Mapping, Protocol, Sequence
 from .advice import explain
 from .config import Config
 from .detectors.engine import Engine
-from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, StepStats, Treatment
+from .records import NON_FINITE, SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, StepStats, Treatment
 from .sinks.base import SinkSet
 
 
@@ -33,6 +33,8 @@ class Treater(Protocol):
     ) -> None: ...
 
     def applied_remedies(self) -> Mapping[str, set[str]]: ...
+
+    def outcome(self, kind: str, still_firing: bool) -> str: ...
 
 
 class Pipeline:
@@ -69,8 +71,26 @@ class Pipeline:
         """The standing diagnoses, most severe first, with the remedies treatment applied marked so."""
         applied = self.treater.applied_remedies() if self.treater is not None else {}
         out = [_mark_applied(explain(f, layers), applied.get(k, set())) for k, f in self.engine.findings.items()]
-        out.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
+        if self.treater is not None:
+            treater = self.treater
+            out = [
+                replace(d, outcome=treater.outcome(d.kind, self._still_firing(d.kind)))
+                if SEVERITY_RANK[d.severity] >= SEVERITY_RANK["warning"]
+                else d
+                for d in out
+            ]
+        # most severe first; at equal severity a cause before what it explains, then by onset
+        out.sort(key=lambda d: (-SEVERITY_RANK[d.severity], bool(d.evidence.get("explained_by")), d.first_step))
         return out
+
+    def _still_firing(self, kind: str) -> bool:
+        """Whether the latest window still shows the problem (old NaN in the history is not NaN now)."""
+        current = self.engine.current.get(kind)
+        if current is None or SEVERITY_RANK[current.severity] < SEVERITY_RANK["warning"]:
+            return False
+        if kind == NON_FINITE:
+            return any(s.any_nonfinite for s in list(self.engine.history)[-self.config.window :])
+        return True
 
     def report(self, steps: int, layers: Mapping[str, LayerInfo], incidents: Sequence[Incident] = ()) -> Report:
         """The report so far: ``steps`` training steps, the layer table in depth order, diagnoses, treatments."""

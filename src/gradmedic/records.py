@@ -92,6 +92,42 @@ class LayerStats:
 
 
 @dataclass(frozen=True)
+class Recurrence:
+    """One recurrent weight as measured on the framework side: how much it multiplies the signal per time step.
+
+    ``param`` names the weight inside ``layer`` (``weight_hh_l0`` of an ``nn.RNN``, or ``weight`` of a square
+    Linear fed back into itself). ``radius`` is its spectral radius (largest eigenvalue magnitude, from a few
+    power iterations); ``steps`` is how many time steps a forward pass runs it (the sequence length). Over
+    ``steps`` steps the hidden state and the gradient through time scale by up to about ``radius ** steps``.
+    ``hidden_growth`` is the measured per-step growth of the hidden state's norm, when the checkup saw it.
+    """
+
+    layer: str
+    param: str
+    radius: float
+    steps: int
+    hidden_growth: float | None = None
+
+    @property
+    def growth(self) -> float:
+        """``radius ** steps``, the factor the gradient can grow by through time (inf on overflow)."""
+        try:
+            return float(self.radius**self.steps)
+        except OverflowError:
+            return float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "param": self.param,
+            "radius": _jsonable(self.radius),
+            "steps": self.steps,
+            "growth": _jsonable(self.growth),
+            "hidden_growth": _jsonable(self.hidden_growth),
+        }
+
+
+@dataclass(frozen=True)
 class StepStats:
     """Everything measured at one sampled optimizer step."""
 
@@ -105,6 +141,11 @@ class StepStats:
     first_nonfinite_step: int | None = None
     # the observed losses of every step since the previous sampled step, this one included
     losses: Mapping[int, float] = field(default_factory=dict)
+    # the recurrent weights of the model, "layer.param" -> Recurrence (empty for feed-forward models)
+    recurrence: Mapping[str, Recurrence] = field(default_factory=dict)
+    # a record of losses alone (the steps after the last sampled one, at close): no gradient was measured,
+    # and its NaN ``global_grad_norm`` means "not measured", never "overflowed"
+    loss_only: bool = False
 
     @functools.cached_property
     def any_nonfinite(self) -> bool:
@@ -160,9 +201,11 @@ class Diagnosis:
     evidence: Mapping[str, Any]
     remedies: tuple[Remedy, ...] = ()
     last_step: int | None = None
+    # for a treated run: "cured at step N", "improved but not cured", "not cured ..." ("" when untreated)
+    outcome: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "severity": self.severity,
             "layers": list(self.layers),
@@ -172,6 +215,9 @@ class Diagnosis:
             "evidence": _jsonable(self.evidence),
             "remedies": [r.to_dict() for r in self.remedies],
         }
+        if self.outcome:
+            out["outcome"] = self.outcome
+        return out
 
     def __repr__(self) -> str:
         from .report.notebook import diagnosis_line

@@ -77,6 +77,44 @@ class SequenceRNN(nn.Module):
         return self.head(out[:, -1])
 
 
+class FunctionalCNN(nn.Module):
+    """A small digits CNN whose ReLUs are F.relu calls in forward(); the last conv's map is flattened into a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.fc = nn.Linear(32 * 4 * 4, 64)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x.view(-1, 1, 8, 8)))  # [B, 16, 8, 8]
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # [B, 32, 4, 4]
+        x = F.relu(self.fc(x.flatten(1)))  # [B, 64]
+        return self.head(x)
+
+
+class ReluRNN(nn.Module):
+    """A vanilla ReLU RNN whose recurrent matrix is ``radius * I`` plus a little noise.
+
+    Above radius 1 the hidden state and the gradient grow by about ``radius`` per time step: over a long
+    sequence they overflow from the very first step, whatever the learning rate (the classic case of
+    exploding gradients through time). Below 1 the same net trains.
+    """
+
+    def __init__(self, radius: float, hidden: int = 32) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(1, hidden, nonlinearity="relu", batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+        with torch.no_grad():
+            noise = torch.randn(hidden, hidden) * (0.01 / hidden**0.5)
+            self.rnn.weight_hh_l0.copy_(radius * torch.eye(hidden) + noise)  # type: ignore[operator]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)  # [B, T, H]
+        return self.head(out[:, -1])
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -84,6 +122,7 @@ class Scenario:
     optimizer: Callable[[nn.Module], torch.optim.Optimizer]
     expect: frozenset[str]  # kinds that must be diagnosed (any one of them); empty for healthy runs
     task: str = "digits"  # or "sequence"
+    length: int = 100  # sequence length of the "sequence" task
     steps: int = 300
     batch_size: int = 64
     clip: float | None = None
@@ -130,6 +169,7 @@ def _xavier(model: nn.Module) -> None:
                 m.bias.zero_()
 
 
+RNN_LENGTH = 300  # time steps: long enough that 1.05 per step overflows (1.05**300 is about 2e6)
 VANISHING = frozenset({"vanishing_gradients"})
 EXPLODING = frozenset({"exploding_gradients", "non_finite"})
 DEAD = frozenset({"dead_units"})
@@ -182,6 +222,25 @@ SCENARIOS: dict[str, Scenario] = {
             setup=_functional_born_dead,
             twin="functional_relu",
         ),
+        Scenario(
+            "relu_rnn_radius_above_one",
+            lambda: ReluRNN(1.05),
+            _sgd(0.01, 0.0),
+            EXPLODING,
+            task="sequence",
+            length=RNN_LENGTH,
+            steps=60,
+            batch_size=32,
+            twin="relu_rnn_radius_below_one",
+        ),
+        Scenario(
+            "functional_cnn_high_lr",
+            FunctionalCNN,
+            _sgd(0.5),
+            DEAD,
+            notes="SGD at 0.5 with momentum kills most units behind F.relu; revival alone does not finish the job",
+            twin="functional_cnn",
+        ),
         Scenario("relu_huge_lr", lambda: mlp([64, 128, 128, 10], nn.ReLU), _sgd(30.0), EXPLODING, twin="relu_adam"),
         # --- healthy twins ---------------------------------------------------------------------------
         Scenario("relu_adam", lambda: mlp([64, 128, 128, 10], nn.ReLU), _adam(1e-3), frozenset()),
@@ -210,6 +269,17 @@ SCENARIOS: dict[str, Scenario] = {
             clip=1.0,
         ),
         Scenario("functional_relu", lambda: FunctionalNet([64, 128, 128, 10]), _adam(1e-3), frozenset()),
+        Scenario("functional_cnn", FunctionalCNN, _sgd(0.02), frozenset()),
+        Scenario(
+            "relu_rnn_radius_below_one",
+            lambda: ReluRNN(0.9),
+            _sgd(0.01, 0.0),
+            frozenset(),
+            task="sequence",
+            length=RNN_LENGTH,
+            steps=60,
+            batch_size=32,
+        ),
     ]
 }
 
@@ -240,7 +310,7 @@ def train(  # type: ignore[no-untyped-def]
         x, y = data.digits()
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
     else:
-        x, y = data.sequences(seed=seed)
+        x, y = data.sequences(length=scenario.length, seed=seed)
         loss_fn = F.mse_loss
     monitor = watch(model, opt, **watch_kwargs) if watch is not None else None
     model.train()

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
 from ..config import Config
-from ..records import DEAD, SEVERITY_RANK, VANISHING, Finding, LayerInfo, StepStats
+from ..records import DEAD, EXPLODING, NON_FINITE, SEVERITY_RANK, VANISHING, Finding, LayerInfo, StepStats
 from . import dead, divergence, exploding, nonfinite, saturation, update_ratio, vanishing
 
 Detector = Callable[[Sequence[StepStats], Mapping[str, LayerInfo], Config], "Finding | None"]
@@ -28,7 +28,7 @@ DETECTORS: dict[str, Detector] = {
 }
 
 # Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.
-ONSET_KEYS = ("suggested_clip", "baseline_norm")
+ONSET_KEYS = ("suggested_clip", "baseline_norm", "through_time", "from_start")
 
 
 class Engine:
@@ -69,9 +69,20 @@ def _merge(old: Finding, new: Finding) -> Finding:
 
 def _explain_away(findings: dict[str, Finding]) -> None:
     """Vanishing gradients alongside dead layers are the dead layers' doing: keep one diagnosis.
+    NaN and Inf that follow gradients exploding through time are that explosion's doing: both stay, the
+    cause is named.
 
     This is the one place where a severity goes down, whichever of the two was raised first.
     """
+    blown, broken = findings.get(EXPLODING), findings.get(NON_FINITE)
+    if (
+        blown is not None
+        and broken is not None
+        and blown.evidence.get("through_time")
+        and not broken.evidence.get("explained_by")
+        and blown.first_step <= broken.first_step
+    ):
+        findings[NON_FINITE] = replace(broken, evidence={**broken.evidence, "explained_by": EXPLODING})
     vanish, died = findings.get(VANISHING), findings.get(DEAD)
     if vanish is None or died is None or died.severity == "info":
         return

@@ -15,12 +15,14 @@ import numpy as np
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
+from .growth import from_start, per_layer_gain, recurrent_cause, through_time
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    started = _from_start(history, cfg)
     window = last(history, cfg.window)
     if not window:
-        return None
+        return started
     norms = [s.global_grad_norm for s in window]
     finite = [n for n in norms if math.isfinite(n)]
     evidence: dict[str, object] = {"global_grad_norm": finite[-1] if finite else float("nan")}
@@ -62,9 +64,16 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         if high:
             rules.append("depth")
             evidence["ratio_to_output"] = high
+            gain = per_layer_gain(window, layers)
+            if gain is not None:
+                evidence["per_layer_gain"] = gain
 
     if not rules:
-        return None
+        return started
+    measured = next((s for s in reversed(window) if s.recurrence), None)
+    in_time = through_time(measured, cfg) if measured is not None else {}
+    if in_time:
+        evidence["through_time"] = in_time
     evidence["rules"] = rules
     evidence["suggested_clip"] = suggested_clip(history, cfg)
     worst = max(finite) if finite else float("inf")
@@ -75,6 +84,30 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         first_step=window[0].step,
         step=window[-1].step,
         evidence=evidence,
+    )
+
+
+def _from_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
+    """Overflow at step 0, before any update, through a recurrent weight: no window needed, nothing is noise here."""
+    if not from_start(history, cfg):
+        return None
+    cause = recurrent_cause(history, cfg)
+    if not cause:
+        return None
+    norm = history[0].global_grad_norm
+    return Finding(
+        kind=EXPLODING,
+        severity="error",
+        layers=tuple(dict.fromkeys(c["layer"] for c in cause.values())),
+        first_step=0,
+        step=history[-1].step,
+        evidence={
+            "rules": ["from_start"],
+            "from_start": True,
+            "global_grad_norm": norm,
+            "through_time": cause,
+            "suggested_clip": 1.0,
+        },
     )
 
 

@@ -20,19 +20,25 @@ from dataclasses import replace
 from typing import Sequence
 
 from ..config import Config
-from ..records import DEAD, EXPLODING, NON_FINITE, SATURATED, VANISHING, CheckupLayer, Finding, Severity
+from ..records import DEAD, EXPLODING, NON_FINITE, SATURATED, VANISHING, CheckupLayer, Finding, Recurrence, Severity
 
 SOURCE = "checkup"
 
 
-def judge(layers: Sequence[CheckupLayer], cfg: Config, nonfinite: Sequence[str] = ()) -> list[Finding]:
+def judge(
+    layers: Sequence[CheckupLayer],
+    cfg: Config,
+    nonfinite: Sequence[str] = (),
+    recurrence: Sequence[Recurrence] = (),
+) -> list[Finding]:
     """All findings for one checkup pass; ``layers`` in depth order, ``nonfinite`` names where NaN/Inf
-    showed outside the layers (``"model output"``, ``"loss"``)."""
+    showed outside the layers (``"model output"``, ``"loss"``), ``recurrence`` the recurrent weights."""
     found = [
         non_finite(layers, nonfinite),
         dead(layers, cfg),
         saturated(layers, cfg),
         *gradient_flow(layers, cfg),
+        through_time(recurrence, cfg),  # after the depth profile: a cause through time wins its kind
     ]
     findings = {f.kind: f for f in found if f is not None}
     died, vanish = findings.get(DEAD), findings.get(VANISHING)
@@ -152,6 +158,38 @@ def gradient_flow(layers: Sequence[CheckupLayer], cfg: Config) -> list[Finding]:
             )
         )
     return findings
+
+
+def through_time(recurrence: Sequence[Recurrence], cfg: Config) -> Finding | None:
+    """A recurrent weight with spectral radius >= 1 over a long sequence, or a hidden state that grows step by step."""
+    hits = {}
+    for r in recurrence:
+        growing = r.hidden_growth is not None and r.hidden_growth ** max(r.steps - 1, 1) >= cfg.recurrent_growth
+        long_enough = r.steps >= cfg.recurrent_min_steps
+        if long_enough and ((r.radius >= cfg.recurrent_radius and r.growth >= cfg.recurrent_growth) or growing):
+            hits[f"{r.layer}.{r.param}"] = r
+    if not hits:
+        return None
+    worst = max(max(r.growth, (r.hidden_growth or 0.0) ** r.steps) for r in hits.values())
+    return _finding(
+        EXPLODING,
+        "error" if worst >= cfg.checkup_exploding_error_ratio else "warning",
+        list(dict.fromkeys(r.layer for r in hits.values())),
+        {
+            "through_time": {
+                key: {
+                    "layer": r.layer,
+                    "param": r.param,
+                    "radius": r.radius,
+                    "steps": r.steps,
+                    "growth": r.growth,
+                    "hidden_growth": r.hidden_growth,
+                }
+                for key, r in hits.items()
+            },
+            "threshold": cfg.recurrent_growth,
+        },
+    )
 
 
 def non_finite(layers: Sequence[CheckupLayer], elsewhere: Sequence[str]) -> Finding | None:

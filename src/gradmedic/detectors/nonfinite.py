@@ -41,7 +41,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
             "nonfinite_grad_layers": grads,
             "nonfinite_weight_layers": weights,
             "last_finite_grad_norm": next(
-                (s.global_grad_norm for s in reversed(history[:index]) if not s.any_nonfinite), None
+                (s.global_grad_norm for s in reversed(history[:index]) if not s.any_nonfinite and not s.loss_only), None
             ),
         },
     )

@@ -14,6 +14,7 @@ from ..advice import explain
 from ..config import Config
 from ..detectors.init_rules import judge
 from ..probe.layers import check_model
+from ..probe.recurrent_weights import RecurrenceProbe
 from ..records import SEVERITY_RANK, CheckupReport
 from .batch import Call, LossFn, as_call, model_device, to_device
 from .measure import measure
@@ -59,10 +60,15 @@ def run_checkup(
     device = model_device(model)
     if device is not None:
         call, targets = to_device(call, device), to_device(targets, device)
-    with preserved(model):
-        set_pass_modes(model)
-        measured = measure(model, call, targets, loss_fn, cfg, seed=seed, loss_name=loss_name)
-    findings = judge(measured.layers, cfg, measured.nonfinite)
+    recurrence = RecurrenceProbe(model, track_hidden=True)
+    try:
+        with preserved(model):
+            set_pass_modes(model)
+            measured = measure(model, call, targets, loss_fn, cfg, seed=seed, loss_name=loss_name)
+        recurrent = list(recurrence.measure().values())
+    finally:
+        recurrence.remove()
+    findings = judge(measured.layers, cfg, measured.nonfinite, recurrent)
     infos = {info.name: info for info in measured.infos}
     depth = {layer.name: i for i, layer in enumerate(measured.layers)}
     diagnoses = sorted(

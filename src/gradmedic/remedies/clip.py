@@ -28,6 +28,7 @@ class ClipGradNorm:
         The first step's norm is always calm: no update has happened before it.
         """
         calm = ctx.gate.calm_norms(max(min(ctx.onset, diagnosis.first_step), 1))
+        calm = [n for n in calm if n <= ctx.config.exploding_absolute]  # an overflowing norm is not calm
         if len(calm) >= MIN_CALM:
             return float(np.percentile(calm, PERCENTILE))
         return float(np.median(calm)) if calm else None

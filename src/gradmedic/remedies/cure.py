@@ -2,7 +2,9 @@
 
 A cure says whether it fits a diagnosis (``applies_to``) and applies itself (``apply``), returning an
 ``Applied`` that names what changed, why, the figures before, and how to undo it. The doctor chooses
-among cures in the order of its plans and judges whether each one worked.
+among cures in the order of its plans and judges whether each one worked. A cure whose class says
+``unsticks = True`` acts on the weights themselves (rescale, rollback): the doctor turns to those when
+every step is being dropped, since cures that act on a step cannot help a run that takes none.
 """
 
 from __future__ import annotations

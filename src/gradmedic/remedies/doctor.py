@@ -21,13 +21,14 @@ from ..config import Config
 from ..records import NON_FINITE, SEVERITY_RANK, Diagnosis, LayerInfo, StepStats, Treatment
 from .context import Context
 from .cure import Applied
-from .figures import figures
+from .figures import far_from_healthy, figures
 from .gate import StepGate
 from .plans import FAMILY, plans
 from .snapshots import Snapshots
 
 SNAPSHOT_EVERY = 50
 WORSE = 2.0  # a loss this many times higher than before the cure: the cure made things worse
+STUCK = 3  # steps dropped in a row: no step is taken, so cures that act on steps cannot help
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Doctor:
         self.snapshots.maybe_take(0, healthy=True)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config)
         self.plans = plans()
-        self.position = dict.fromkeys(self.plans, 0)
+        self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
         self.episodes: dict[str, Episode] = {}
         self.records: list[Treatment] = []
         self.patience = config.window + 1
@@ -70,6 +71,8 @@ class Doctor:
         self._unstable = False
         self._skip_record: int | None = None
         self._onset: dict[str, int] = {}
+        self._latest: dict[str, Diagnosis] = {}  # the latest diagnosis that fired, per family
+        self._escalated_at = -STUCK
 
     # --- after each sampled step's detection --------------------------------------------------------
     def review(
@@ -81,15 +84,21 @@ class Doctor:
     ) -> None:
         """Judge the treatments in flight and choose new ones; the work happens at the next step boundary."""
         self.ctx.layers, self.ctx.history, self.ctx.step = layers, list(history), stats.step
+        recent_nonfinite = any(s.any_nonfinite for s in list(history)[-self.ctx.config.window :])
         firing = {
             FAMILY[d.kind]: d
-            for d in sorted(current.values(), key=lambda d: -SEVERITY_RANK[d.severity])
+            # a diagnosis that names where the gradient grows is the one to treat: sorted last, it wins its family
+            for d in sorted(
+                current.values(), key=lambda d: (bool(d.evidence.get("through_time")), -SEVERITY_RANK[d.severity])
+            )
             if d.kind in FAMILY
             and SEVERITY_RANK[d.severity] >= SEVERITY_RANK["warning"]
             and not d.evidence.get("explained_by")
+            and (d.kind != NON_FINITE or recent_nonfinite)  # old NaN in the history is not NaN now
         }
         for family, d in firing.items():
             self._onset[family] = min(self._onset.get(family, d.first_step), d.first_step)
+            self._latest[family] = d
         self._unstable = "unstable" in firing
         self.ctx.firing = frozenset(d.kind for d in firing.values())
         for family, episode in list(self.episodes.items()):
@@ -99,8 +108,12 @@ class Doctor:
             del self.episodes[family]
             record = self.records[episode.record]
             after = figures(self.ctx.history[-episode.samples :], layers)
-            if family not in firing:
+            far = far_from_healthy(family, record.before, after, self.ctx.config) if family not in firing else None
+            if family not in firing and far is None:
                 outcome = "worked"
+            elif family not in firing and family in self._latest:
+                outcome = f"improved but not cured: {far}; trying the next cure"
+                self._treat.append(self._latest[family])
             elif _worse(record.before, after) and episode.applied.undo is not None:
                 outcome = "made it worse: undone, trying the next cure"
                 self._undo.append(episode)
@@ -122,6 +135,7 @@ class Doctor:
                 episode.applied.undo()
                 surgery = surgery or episode.applied.surgery
         self._undo.clear()
+        self._escalate_when_stuck()
         treated = False
         for diagnosis in self._treat:
             applied = self._apply(diagnosis)
@@ -138,15 +152,41 @@ class Doctor:
         fresh, self._fresh = self._fresh, []
         return StepOutcome(records=fresh, surgery=surgery, treated=treated)
 
-    def _apply(self, diagnosis: Diagnosis) -> Applied | None:
+    def _escalate_when_stuck(self) -> None:
+        """Every step dropped for STUCK steps: go straight to a cure that acts on the weights.
+
+        Clipping and a lower learning rate act on steps that are never taken; waiting to judge them
+        would leave the run stuck.
+        """
+        if self.gate.log.in_row < STUCK or self.ctx.step - self._escalated_at < STUCK:
+            return
+        diagnosis = self._latest.get("unstable")
+        if diagnosis is None:
+            return
+        self._escalated_at = self.ctx.step
+        episode = self.episodes.pop("unstable", None)
+        if episode is not None:
+            record = self.records[episode.record]
+            after = {"steps_dropped_in_a_row": self.gate.log.in_row}
+            outcome = "not cured: every step since was dropped; trying a cure that acts on the weights"
+            self._update(episode.record, replace(record, after=after, outcome=outcome))
+        self._treat = [d for d in self._treat if FAMILY[d.kind] != "unstable"]
+        self._apply(diagnosis, stuck=True)  # none left: the run stays stuck, and close() says so
+
+    def _apply(self, diagnosis: Diagnosis, stuck: bool = False) -> Applied | None:
+        """The next cure of the family's plan that applies; while stuck, only those that act on the weights."""
         family = FAMILY[diagnosis.kind]
         plan = self.plans[family]
         self.ctx.onset = self._onset.get(family, diagnosis.first_step)
-        while self.position[family] < len(plan):
-            cure = plan[self.position[family]]
-            self.position[family] += 1
+        self.ctx.stuck = stuck
+        for index, cure in enumerate(plan):
+            if index in self.tried[family] or (stuck and not getattr(cure, "unsticks", False)):
+                continue
+            if not stuck:
+                self.tried[family].update(range(index + 1))  # the plan is followed in order
             if not cure.applies_to(diagnosis, self.ctx):
                 continue
+            self.tried[family].add(index)
             window = self.ctx.history[-self.ctx.config.window :]
             before_figures = figures(window, self.ctx.layers)
             applied = cure.apply(diagnosis, self.ctx)
@@ -193,6 +233,28 @@ class Doctor:
         else:
             self.records[self._skip_record] = replace(self.records[self._skip_record], after=after)
 
+    def _close_skips(self) -> None:
+        """The dropped-steps record's final word: how many, and whether the run was still stuck at the end."""
+        self._note_skips()
+        if self._skip_record is None:
+            return
+        record = self.records[self._skip_record]
+        in_row, skipped = self.gate.log.in_row, self.gate.log.skipped
+        if in_row >= STUCK:
+            since = skipped[-in_row][0]
+            outcome = f"stuck: every step since step {since} was dropped; no cure made the gradient finite"
+            after = {**record.after, "stuck_since": since}
+        else:
+            count = f"{len(skipped)} step{'s' if len(skipped) > 1 else ''} dropped"
+            outcome = f"{count}, the last at step {skipped[-1][0]}; the run went on with finite steps"
+            after = dict(record.after)
+        self._update(self._skip_record, replace(record, after=after, outcome=outcome))
+
+    @property
+    def stuck(self) -> bool:
+        """Every recent step was dropped: the run makes no progress."""
+        return self.gate.log.in_row >= STUCK
+
     def _update(self, index: int, record: Treatment) -> None:
         self.records[index] = record
         self._fresh.append(record)
@@ -205,9 +267,28 @@ class Doctor:
             after = figures(list(history)[-max(episode.samples, 1) :], layers)
             self._update(episode.record, replace(record, after=after, outcome="run ended while judging"))
         self.episodes.clear()
+        self._close_skips()
         self.gate.remove()
         fresh, self._fresh = self._fresh, []
         return fresh
+
+    def outcome(self, kind: str, still_firing: bool) -> str:
+        """A diagnosis' outcome in words: cured at step N, improved but not cured, or not cured."""
+        family = FAMILY.get(kind)
+        tried = [r for r in self.records if FAMILY.get(r.kind) == family and r.remedy != "skip_nonfinite_step"]
+        if family == "unstable" and self.stuck:
+            since = self.gate.log.skipped[-self.gate.log.in_row][0]
+            return f"not cured: stuck, every step since step {since} was dropped"
+        if not tried:
+            return "not cured: no cure applied" if still_firing else "gone by the end, with no cure of its own"
+        dropped = len(self.gate.log.skipped) if family == "unstable" else 0
+        note = f" ({dropped} step{'s' if dropped > 1 else ''} dropped)" if dropped else ""
+        if not still_firing:
+            worked = [r.step for r in tried if r.outcome == "worked"]
+            return f"cured at step {(worked or [tried[-1].step])[-1]}{note}"
+        if any(_improved(r.before, r.after) for r in tried):
+            return f"improved but not cured{note}"
+        return f"not cured{note}"
 
     def applied_remedies(self) -> dict[str, set[str]]:
         """Problem kind -> names of the remedies applied for it (to mark the report's advice)."""
@@ -222,3 +303,12 @@ def _worse(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     if isinstance(b, float) and isinstance(a, float) and math.isfinite(b):
         return not math.isfinite(a) or a > WORSE * max(b, 1e-12)
     return False
+
+
+def _improved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """A lower loss or fewer dead units after the cure than before it."""
+    b, a = before.get("loss"), after.get("loss")
+    if isinstance(b, float) and isinstance(a, float) and math.isfinite(a) and (not math.isfinite(b) or a < 0.9 * b):
+        return True
+    bd, ad = before.get("max_dead_fraction"), after.get("max_dead_fraction")
+    return isinstance(bd, float) and isinstance(ad, float) and ad < bd - 0.05

@@ -23,6 +23,7 @@ class GateLog:
     """What the gate did since the doctor last looked."""
 
     skipped: list[tuple[int, float]] = field(default_factory=list)  # (step, norm) of dropped steps
+    in_row: int = 0  # steps dropped in a row, up to the latest one: the run is stuck while this grows
     clipped: int = 0
     steps: int = 0
 
@@ -46,6 +47,7 @@ class StepGate:
         self._saved_lr: dict[int, list[Any]] = {}
         self._handles: list[RemovableHandle] = []
         wrap = shield or (lambda fn: fn)  # the monitor's: an error here is an incident, not the user's crash
+        self.dropped: dict[int, tuple[float, set[int]]] = {}  # step -> (norm, ids of parameters with NaN/Inf grads)
         for opt in optimizers:
             self._handles.append(register_pre_hook(opt, wrap(self._before)))  # after step(closure)'s backward
             self._handles.append(opt.register_step_post_hook(wrap(self._after)))
@@ -60,16 +62,26 @@ class StepGate:
             return
         grads = [p.grad for p in params if p.grad is not None]  # narrows the type; params already have grads
         norms = torch._foreach_norm([g.coalesce().values() if g.is_sparse else g for g in grads])
-        total = float(torch.linalg.vector_norm(torch.stack([n.float() for n in norms])))  # the one sync
-        if optimizer is self.optimizers[0]:
+        stacked = torch.stack([n.float() for n in norms])
+        total = float(torch.linalg.vector_norm(stacked))  # the one sync
+        first = optimizer is self.optimizers[0]
+        if first:
             self.norms.append((self.step, total))
             del self.norms[: -self._history]
             self.log.steps += 1
         if not math.isfinite(total):
+            bad = {id(p) for p, ok in zip(params, torch.isfinite(stacked).tolist()) if not ok}
             for p in params:
                 p.grad = None  # the optimizer skips parameters without a gradient: the step is dropped
             self.log.skipped.append((self.step, total))
+            self.dropped[self.step] = (total, bad)
+            for old in [s for s in self.dropped if s < self.step - 64]:
+                del self.dropped[old]
+            if first:
+                self.log.in_row += 1
             return
+        if first:
+            self.log.in_row = 0
         if self.clip_at is not None and total > self.clip_at:
             torch._foreach_mul_(grads, self.clip_at / (total + 1e-6))
             self.log.clipped += 1

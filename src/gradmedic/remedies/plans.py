@@ -12,6 +12,7 @@ from .clip import ClipGradNorm
 from .cure import Cure
 from .lower_lr import LowerLearningRate
 from .reinit import Reinitialise
+from .rescale_recurrent import RescaleRecurrent
 from .revive import ReviveDeadUnits
 from .rollback import Rollback
 from .swap import SwapActivation
@@ -29,13 +30,16 @@ FAMILY = {
 def plans() -> dict[str, list[Cure]]:
     return {
         # damaged weights first go back to a healthy snapshot; otherwise clip, then slow down
+        # a recurrent weight that grows the gradient through time is rescaled first: nothing else makes it finite
         "unstable": [
+            RescaleRecurrent(),
             Rollback("clip", only_when_damaged=True),
             ClipGradNorm(),
             LowerLearningRate(),
             Rollback("lower_lr"),
         ],
-        "dead": [ReviveDeadUnits(), SwapActivation(DEAD), LowerLearningRate()],
+        # units that died again at the lower learning rate are revived once more (ReDo revives periodically)
+        "dead": [ReviveDeadUnits(), SwapActivation(DEAD), LowerLearningRate(), ReviveDeadUnits()],
         # re-initialising helps only a young run with a bad scale; otherwise normalise, then swap
         "weak_signal": [Reinitialise(), InsertBatchNorm(), SwapActivation(VANISHING)],
     }

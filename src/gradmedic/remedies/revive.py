@@ -24,11 +24,17 @@ LARGE_UPDATE = 1e-2  # ||dw||/||w|| above this in some layer: steps large enough
 
 def _rows(module: nn.Module, units: int) -> nn.Parameter | None:
     weight = getattr(module, "weight", None)
-    if not isinstance(weight, nn.Parameter) or weight.ndim < 2 or weight.shape[0] != units:
+    if not isinstance(weight, nn.Parameter) or weight.ndim < 2 or units % weight.shape[0]:
         return None
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
         return None
     return weight
+
+
+def per_channel(dead: np.ndarray, channels: int) -> np.ndarray:
+    """A dead mask over a flattened feature map [C * H * W] (a functional ReLU read at the next Linear's input)
+    as one flag per channel: a channel is dead when every one of its positions is."""
+    return np.asarray(dead.reshape(channels, -1).all(axis=1)) if dead.shape[0] != channels else dead
 
 
 def _consumer(ctx: Context, layer: str, units: int) -> nn.Parameter | None:
@@ -51,6 +57,8 @@ def revive(ctx: Context, layer: str, dead: np.ndarray) -> int:
     weight = _rows(module, int(dead.shape[0]))
     if weight is None:
         return 0
+    flat = int(dead.shape[0])  # units as measured: channels, or channels x positions of a flattened map
+    dead = per_channel(dead, int(weight.shape[0]))
     index = torch.as_tensor(np.flatnonzero(dead), device=weight.device)
     if index.numel() == 0:
         return 0
@@ -63,9 +71,12 @@ def revive(ctx: Context, layer: str, dead: np.ndarray) -> int:
         bias[index] = 0.0
         reset_state(ctx.optimizers, bias, index, dim=0)
     out = _consumer(ctx, layer, int(dead.shape[0]))
+    out = out if out is not None else _consumer(ctx, layer, flat)
     if out is not None:
-        out[:, index] = 0.0
-        reset_state(ctx.optimizers, out, index, dim=1)
+        block = out.shape[1] // int(dead.shape[0])  # positions per channel when the next layer reads a flat map
+        columns = (index[:, None] * block + torch.arange(block, device=index.device)).flatten()
+        out[:, columns] = 0.0
+        reset_state(ctx.optimizers, out, columns, dim=1)
     return int(index.numel())
 
 

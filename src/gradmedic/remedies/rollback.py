@@ -32,6 +32,7 @@ def damaged(ctx: Context) -> bool:
 
 class Rollback:
     name = "rollback"
+    unsticks = True  # restores the weights: it can help a run whose every step is dropped
 
     def __init__(self, then: str = "lower_lr", only_when_damaged: bool = False) -> None:
         self.then = then  # "clip" or "lower_lr": what keeps the restored run from failing again

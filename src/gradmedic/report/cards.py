@@ -153,6 +153,7 @@ def card(d: Diagnosis, *, card_id: str, number: int, figure: str, treatments: Se
         f'<p class="where">{esc(_where(d))}</p></header>'
         + (f'<p class="about">{esc(about)}</p>' if about else "")
         + f'<p class="message">{esc(d.message)}</p>'
+        + (f'<p class="diagnosis-outcome">Outcome: <b>{esc(d.outcome)}</b></p>' if d.outcome else "")
         + (f'<figure class="at-step">{figure}</figure>' if figure else "")
         + _evidence(d.evidence)
         + _remedies(d)

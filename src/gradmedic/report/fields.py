@@ -136,6 +136,7 @@ def diagnosis(item: Any) -> Diagnosis:
         evidence={text(k): v for k, v in mapping(item.get("evidence")).items()},
         remedies=tuple(remedy(r) for r in items(item.get("remedies"))),
         last_step=step(last) if last is not None else None,
+        outcome=text(item.get("outcome")),
     )
 
 

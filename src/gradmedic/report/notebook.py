@@ -74,11 +74,14 @@ def diagnosis_line(d: Diagnosis) -> str:
 
 
 def _verdict(report: Report) -> str:
-    sick = not report.healthy
-    if sick:
-        text = "Problems found: " + "; ".join(_by_severity([d for d in report.diagnoses if d.severity != "info"]))
-    elif report.incidents:
+    problems = [d for d in report.diagnoses if d.severity != "info"]
+    sick = bool(problems) or not report.watched_fully
+    if problems:
+        text = "Problems found: " + "; ".join(_by_severity(problems))
+    elif not report.watched_fully:
         text = "No problem found in the steps watched; part of the run was not watched (see the incidents)"
+    elif report.incidents:
+        text = "Nothing above info; part of the record was not written (see the incidents)"
     else:
         text = "Healthy: nothing above info"
     css = "sick" if sick else "healthy"

@@ -64,7 +64,8 @@ class ConsoleSink(Sink):
             self.console.print(f"[bold]gradmedic[/]: {report.steps} steps watched, no problems found.", markup=True)
             return
         table = Table(title=f"gradmedic: {report.steps} steps watched", title_justify="left")
-        for column in ("severity", "kind", "layers", "since step", "first remedy"):
+        treated = any(d.outcome for d in report.diagnoses)
+        for column in ("severity", "kind", "layers", "since step", "first remedy") + (("outcome",) if treated else ()):
             table.add_column(column)
         for d in report.diagnoses:
             table.add_row(
@@ -73,5 +74,6 @@ class ConsoleSink(Sink):
                 ", ".join(d.layers[:3]) + (" ..." if len(d.layers) > 3 else ""),
                 str(d.first_step),
                 d.remedies[0].summary if d.remedies else "",
+                *((d.outcome,) if treated else ()),
             )
         self.console.print(table)
