@@ -30,7 +30,7 @@ import types
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
@@ -58,7 +58,27 @@ class RunOptions:
     html_path: str | None = None  # the HTML report, built from the JSONL log once the script ends
 
 
+T = TypeVar("T")
+
 WRAPPERS = {"DistributedDataParallel", "DataParallel", "FullyShardedDataParallel", "OptimizedModule"}
+
+
+def live_instances(cls: type[T]) -> list[T]:
+    """Every live object of class ``cls``, from the garbage collector's list.
+
+    ``isinstance`` wakes deprecated lazy attributes of some modules (warnings, silenced here) and raises
+    ``ReferenceError`` on a ``weakref.proxy`` whose object is gone (skipped).
+    """
+    found: list[T] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for obj in gc.get_objects():
+            try:
+                if isinstance(obj, cls):
+                    found.append(obj)
+            except ReferenceError:
+                continue
+    return found
 
 
 def find_trained_models(optimizer: torch.optim.Optimizer) -> list[nn.Module]:
@@ -72,9 +92,7 @@ def find_models_holding(wanted: set[int]) -> list[nn.Module]:
     them, or else the top-level modules that hold some of them."""
     if not wanted:
         return []
-    with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
-        warnings.simplefilter("ignore")
-        modules = [o for o in gc.get_objects() if isinstance(o, nn.Module)]
+    modules = live_instances(nn.Module)
     holders = []
     for module in modules:
         owned = {id(p) for p in module.parameters()}
@@ -104,9 +122,7 @@ def _steps_part_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> bool:
 
 def live_optimizers() -> list[torch.optim.Optimizer]:
     """Every optimizer the script has made so far (found once, when the first one steps)."""
-    with warnings.catch_warnings():  # isinstance() wakes deprecated lazy attributes of some modules
-        warnings.simplefilter("ignore")
-        return [o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)]
+    return live_instances(torch.optim.Optimizer)
 
 
 _NOT_WATCHING: Any = object()  # in ScriptWatcher._by_hand: hand-updated training was looked for, none found

@@ -62,6 +62,16 @@ class KerasDoctor:
     def applied_remedies(self) -> Mapping[str, set[str]]:
         return self._applied
 
+    def outcome(self, kind: str, still_firing: bool) -> str:
+        """A diagnosis' outcome in words. The Keras cures are not judged one by one (unlike the torch
+        Doctor's), so this says only whether the problem still shows at the end, after which cures."""
+        tried = [r for r in self.records if r.kind == kind]
+        if not tried:
+            return "not cured: no cure applied" if still_firing else "gone by the end, with no cure of its own"
+        if not still_firing:
+            return f"cured by step {tried[-1].step}"
+        return "not cured"
+
     def review(
         self,
         stats: StepStats,
