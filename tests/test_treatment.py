@@ -48,7 +48,9 @@ def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> No
             f"{name}: treated accuracy {treated.accuracy:.3f} vs twin {twin.accuracy:.3f}; {report.to_dict()['treatments']}"
         )
     else:
-        assert math.isfinite(treated.final_loss) and treated.final_loss <= LOSS_FACTOR.get(name, 10.0) * twin.final_loss, (
+        assert (
+            math.isfinite(treated.final_loss) and treated.final_loss <= LOSS_FACTOR.get(name, 10.0) * twin.final_loss
+        ), (
             f"{name}: treated loss {treated.final_loss:.3g} vs twin {twin.final_loss:.3g} "
             f"(untreated {untreated.final_loss:.3g}); {report.to_dict()['treatments']}"
         )
