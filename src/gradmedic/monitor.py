@@ -46,6 +46,7 @@ from .probe.unwrap import unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
+from .sinks.defaults import default_sinks
 
 # id(model) -> its open monitor: one model, one monitor
 _WATCHING: dict[int, weakref.ref[Monitor]] = {}
@@ -131,7 +132,7 @@ class Monitor:
         start_step: int,
     ) -> None:
         try:
-            self.sinks = SinkSet(_default_sinks(logdir, console) + extra_sinks)
+            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
         except OSError as exc:
             raise ValueError(f"gradmedic.watch could not open logdir={str(logdir)!r} for the logs: {exc}") from exc
         self.layers = find_layers(model)
@@ -658,20 +659,6 @@ def _step_stats(step: int, layers: dict[str, LayerStats], global_norm: float, in
         first_nonfinite_step=interval.first_nonfinite_step,
         losses=interval.losses,
     )
-
-
-def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
-    sinks: list[Any] = []
-    if console:
-        from .sinks.console import ConsoleSink
-
-        sinks.append(ConsoleSink())
-    if logdir is not None:
-        from .sinks.jsonl import JsonlSink
-        from .sinks.tensorboard import TensorBoardSink
-
-        sinks += [JsonlSink(logdir), TensorBoardSink(logdir)]
-    return sinks
 
 
 def _close_at_exit(ref: weakref.ref[Monitor]) -> None:

@@ -27,6 +27,7 @@ from ..config import Config
 from ..pipeline import Pipeline
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
 from ..sinks.base import SinkSet
+from ..sinks.defaults import default_sinks
 from .advice import KerasSinkSet, keras_report
 from .layers import KerasLayer, Site, find_layers, layer_table
 from .probe import Probe
@@ -133,7 +134,7 @@ class GradmedicCallback(keras.callbacks.Callback):
 
             self._doctor = KerasDoctor(self.model, self.config)
         if self._closed:  # the first fit, or a fit after close(): a fresh log (one folder, one run)
-            sinks = KerasSinkSet(_default_sinks(self.logdir, self.console))
+            sinks = KerasSinkSet(default_sinks(self.logdir, self.console))
             if self._pipeline is None:
                 self._pipeline = Pipeline(self.config, sinks, self._doctor)
             else:
@@ -251,17 +252,3 @@ def _float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def _default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
-    sinks: list[Any] = []
-    if console:
-        from ..sinks.console import ConsoleSink
-
-        sinks.append(ConsoleSink())
-    if logdir is not None:
-        from ..sinks.jsonl import JsonlSink
-        from ..sinks.tensorboard import TensorBoardSink
-
-        sinks += [JsonlSink(logdir), TensorBoardSink(logdir)]
-    return sinks
