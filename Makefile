@@ -30,7 +30,7 @@ pytest: $(STAMP) browser
 
 test: lint typecheck pytest
 
-# the unit layer alone (no subprocess runs, long trainings or browser): about a minute
+# the unit layer alone (no subprocess runs, long trainings or browser): about a minute and a half
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not integration and not browser"
 
