@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 import gradmedic
-from gradmedic.demo.scenarios import SCENARIOS, RunResult, train
+from gradmedic.demo.scenarios import SCENARIOS, train
+
+from .scenario_runs import monitored, plain
 
 PROBLEMS = [name for name, s in SCENARIOS.items() if not s.healthy]
 HEALTHY = [name for name, s in SCENARIOS.items() if s.healthy]
-_twins: dict[str, RunResult] = {}
 # Cases that treatment brings far from chance but not within 0.1 of their twin (docs/treatment.md says
 # why): plain SGD at lr 30 is chaotic, and where it ends depends on the thread count. Their floor instead:
 NOT_YET_CLOSE = {"relu_huge_lr": 0.7}
@@ -27,12 +28,6 @@ FALLS_SHORT = {
 }
 
 
-def _twin(name: str) -> RunResult:
-    if name not in _twins:
-        _twins[name], _ = train(SCENARIOS[name])
-    return _twins[name]
-
-
 def test_every_problem_has_a_healthy_twin() -> None:
     for name in PROBLEMS:
         assert SCENARIOS[name].twin in HEALTHY, name
@@ -41,9 +36,9 @@ def test_every_problem_has_a_healthy_twin() -> None:
 @pytest.mark.parametrize("name", [pytest.param(n, marks=FALLS_SHORT.get(n, ())) for n in PROBLEMS])
 def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> None:
     scenario = SCENARIOS[name]
-    untreated, _ = train(scenario)
-    treated, report = train(scenario, watch=gradmedic.watch, console=False, treat=True)
-    twin = _twin(scenario.twin)
+    untreated = plain(name)
+    treated, report = monitored(name, "treated")
+    twin = plain(scenario.twin)
     assert report.treatments, f"{name}: nothing was treated"
     assert all(t.action and t.reason and t.reverse for t in report.treatments)
     if twin.accuracy is not None and treated.accuracy is not None and untreated.accuracy is not None:
@@ -65,10 +60,9 @@ def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> No
 
 @pytest.mark.parametrize("name", HEALTHY)
 def test_no_treatment_on_a_healthy_run(name: str) -> None:
-    plain, _ = train(SCENARIOS[name])
-    treated, report = train(SCENARIOS[name], watch=gradmedic.watch, console=False, treat=True)
+    treated, report = monitored(name, "treated")
     assert not report.treatments and report.healthy
-    assert treated.final_loss == pytest.approx(plain.final_loss, rel=1e-5)  # the gate changed nothing
+    assert treated.final_loss == pytest.approx(plain(name).final_loss, rel=1e-5)  # the gate changed nothing
 
 
 def test_treatments_reach_the_log_and_the_html_page(tmp_path: Path) -> None:
