@@ -25,8 +25,10 @@ typecheck: $(STAMP)
 browser:
 	bash scripts/ensure-browser.sh
 
+# two pytest-xdist workers, torch at one thread each (tests/conftest.py); PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

@@ -6,6 +6,13 @@
 - ``browser``: drives headless Chromium.
 
 A file not listed here is the unit layer. The real-script suite runs only in ``make real``. New slow tests may also mark themselves with ``pytest.mark``.
+
+``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadfile``). Each worker keeps torch
+to one thread, so two workers fill two cores without oversubscribing them. Each test file runs whole on one
+worker, its tests one after another: a file's module caches serve all its tests, and tests that must not
+overlap (signals sent to a child process, a fixed port, torchrun ranks) belong in one file. (``--dist
+loadgroup`` would honour ``pytest.mark.xdist_group``, but pytest-xdist 3.8 cannot tag node ids under pytest
+9.2, so its groups are split across workers.)
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ SLOW = {
     "test_full_disk.py",
 }
 BROWSER = {"test_browser.py"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"  # for this worker's torch and the scripts it starts
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
