@@ -73,6 +73,10 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     # --- Keras events -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        backend = keras.backend.backend()
+        if backend != "tensorflow" and not self._disabled:
+            self._refuse(backend)
+            return
         self._waiting = not getattr(self.model, "built", False)  # built by its first step: watched from the next
         if not self._waiting:
             self._guard(self._begin)
@@ -217,6 +221,16 @@ class GradmedicCallback(keras.callbacks.Callback):
             self._losses = {}
 
     # --- fail-safe -----------------------------------------------------------------------------------------
+    def _refuse(self, backend: str) -> None:
+        """Keras on JAX or torch: the probe's compiled twin is TensorFlow's, so nothing is watched (said once)."""
+        self._disabled = True
+        message = (
+            f"gradmedic.keras watches Keras on the TensorFlow backend only; KERAS_BACKEND is {backend!r}, "
+            "so this fit is not watched (set KERAS_BACKEND=tensorflow to watch it)"
+        )
+        self._incidents.append(Incident(self._step, "keras", message))
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
     def _guard(self, fn: Any, *args: Any) -> None:
         if self._disabled:
             return
