@@ -11,18 +11,23 @@ details of every cell. Never asserted in tests: timings are noisy.
     .venv/bin/python benchmarks/overhead.py --quick # smoke run
     .venv/bin/python benchmarks/overhead.py --tools plain,gradmedic --models mlp --rounds 30
     .venv/bin/python benchmarks/overhead.py --repeats 3 # each cell in 3 fresh processes, medians
+
+Where TensorFlow is installed, a Keras row follows (``benchmarks/overhead_keras.py`` in a subprocess:
+``model.fit`` plain against watched by ``gradmedic.keras.GradmedicCallback``); ``--no-keras`` leaves it out.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.overhead_keras import table as keras_table
 from benchmarks.tools import TOOLS, ToolSpec
 from benchmarks.workloads import WORKLOADS
 
@@ -95,6 +101,37 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         merged[key] = statistics.median(values) if values else None
     merged["ratios"] = [r["ratio"] for r in ok]
     return merged
+
+
+def run_keras(args: argparse.Namespace) -> dict[str, Any]:
+    """The Keras row: ``benchmarks/overhead_keras.py`` in a subprocess of this environment."""
+    missing = [p for p in ("tensorflow", "keras") if importlib.util.find_spec(p) is None]
+    if missing:
+        return {"ok": False, "error": f"{' and '.join(missing)} not installed (pip install 'gradmedic[keras]')"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "keras.json"
+        command = [sys.executable, "-m", "benchmarks.overhead_keras", "--rounds", str(args.keras_rounds)]
+        command += ["--threads", str(args.threads), "--json", str(out)]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+        env["KERAS_BACKEND"] = "tensorflow"
+        timeout = args.cell_timeout * 4
+        try:
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+        if done.returncode != 0 or not out.exists():
+            tail = [line for line in done.stderr.splitlines() if line.strip()][-1:] or [f"exit {done.returncode}"]
+            return {"ok": False, "error": tail[0][:300]}
+        result: dict[str, Any] = json.loads(out.read_text())
+    return {"ok": True, **result}
+
+
+def keras_section(result: dict[str, Any]) -> str:
+    head = "### Keras: `model.fit` plain and watched (`gradmedic.keras.GradmedicCallback`, defaults)"
+    if not result["ok"]:
+        return f"{head}\n\nnot measured: {result['error']}"
+    where = f"{result['model']}; {result['rounds']} rounds of {result['steps']} steps, {result['threads']} thread(s)"
+    return f"{head}\n\n{where}; ratios are medians over rounds (interquartile range)\n\n{keras_table(result['rows'])}"
 
 
 def machine() -> str:
@@ -178,9 +215,11 @@ def main() -> None:
     parser.add_argument("--setup-peers", action="store_true", help="run benchmarks/setup_peers.sh first")
     parser.add_argument("--json", type=Path, help="also write every cell's result here (after each cell)")
     parser.add_argument("--tables-from", type=Path, help="print the tables of a saved --json file; run nothing")
+    parser.add_argument("--keras-rounds", type=int, default=16, help="rounds of the Keras row")
+    parser.add_argument("--no-keras", action="store_true", help="leave out the Keras row")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.block_seconds, args.budget = 2, 0.1, 5.0
+        args.rounds, args.block_seconds, args.budget, args.keras_rounds = 2, 0.1, 5.0, 2
     models = [m for m in args.models.split(",") if m]
     tools = [t for t in args.tools.split(",") if t]
     unknown = sorted(set(models) - set(WORKLOADS)) + sorted(set(tools) - set(TOOLS))
@@ -218,6 +257,14 @@ def main() -> None:
         f"{time.time() - started:.0f} s in all.\n"
     )
     print(tables(results, tools, models))
+    if "gradmedic" in tools and not args.no_keras:
+        t0 = time.time()
+        keras = run_keras(args)
+        print(
+            f"  keras row  {'ok' if keras['ok'] else 'FAILED: ' + keras['error']}  [{time.time() - t0:.0f} s]",
+            file=sys.stderr,
+        )
+        print("\n" + keras_section(keras))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``gradmedic demo``: the lecture's three failures caught, explained and treated, next to their healthy twins."""
+"""``gradmedic demo``: the lecture's three failures caught, explained and treated, next to their healthy twins,
+and one Keras case (``model.fit`` under the Keras callback) where TensorFlow is installed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.table import Table
 from ..monitor import watch
 from ..records import Report
 from ..report import IndexEntry, build_report, index_page
+from .keras_case import KERAS_SCENARIOS, missing, train_keras
 from .scenarios import SCENARIOS, RunResult, train
 
 
@@ -24,13 +26,22 @@ class Pair:
     failure: str
     problem: str
     healthy: str
+    treat: bool = True  # also run the failure with treatment in flight
+    keras: bool = False  # Keras scenarios (demo/keras_case.py): skipped where TensorFlow is missing
 
 
 PAIRS = {
     "vanishing": Pair("vanishing gradients", "deep_sigmoid", "deep_sigmoid_batchnorm"),
     "exploding": Pair("exploding gradients", "rnn_long_sequence", "rnn_clipped"),
     "dead": Pair("dead ReLU layers", "relu_high_lr", "relu_lower_lr"),
+    # Keras treats explosions, NaN and divergence in flight, not vanishing gradients: advice only
+    "keras": Pair("vanishing gradients, Keras", "keras_deep_sigmoid", "keras_deep_relu", treat=False, keras=True),
 }
+
+
+def expected(name: str) -> frozenset[str]:
+    """The kinds a scenario must be diagnosed with (any one of them); empty for a healthy run."""
+    return KERAS_SCENARIOS[name].expect if name in KERAS_SCENARIOS else SCENARIOS[name].expect
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,10 @@ class Outcome:
         found = self.report.kinds(at_least="warning")
         if self.treated:
             return bool(self.report.treatments)
-        return bool(found & SCENARIOS[self.name].expect) if self.is_problem else not found
+        return bool(found & expected(self.name)) if self.is_problem else not found
 
 
 def _run_one(name: str, pair: Pair, out: Path, console: Console, treat: bool = False) -> Outcome:
-    scenario = SCENARIOS[name]
     logdir = out / (f"{name}_treated" if treat else name)
     if logdir.is_dir():
         shutil.rmtree(logdir)  # the demo's own folder: a rerun replaces it rather than keeping old runs aside
@@ -75,15 +85,21 @@ def _run_one(name: str, pair: Pair, out: Path, console: Console, treat: bool = F
     label = f"{name} + --treat" if treat else name
     columns = (TextColumn(f"  {label:32s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(name, total=scenario.steps)
-        result, report = train(
-            scenario,
-            watch=watch,
-            progress=lambda step: progress.update(task, completed=step),
-            logdir=logdir,
-            console=False,
-            treat=treat,
-        )
+        if name in KERAS_SCENARIOS:
+            task = progress.add_task(name, total=KERAS_SCENARIOS[name].steps)
+            result, report = train_keras(
+                KERAS_SCENARIOS[name], logdir, progress=lambda step: progress.update(task, completed=step)
+            )
+        else:
+            task = progress.add_task(name, total=SCENARIOS[name].steps)
+            result, report = train(
+                SCENARIOS[name],
+                watch=watch,
+                progress=lambda step: progress.update(task, completed=step),
+                logdir=logdir,
+                console=False,
+                treat=treat,
+            )
     seconds = time.perf_counter() - start
     (logdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     build_report(logdir)  # logdir/report.html
@@ -172,8 +188,13 @@ def main(out: str = "gradmedic-demo", only: list[str] | None = None) -> int:
     for key in chosen:
         pair = PAIRS[key]
         console.rule(f"[bold]{pair.failure}[/]")
+        reason = missing() if pair.keras else None
+        if reason is not None:
+            console.print(f"  skipped: {reason}", markup=False)
+            continue
         outcomes.append(_run_one(pair.problem, pair, root, console))
-        outcomes.append(_run_one(pair.problem, pair, root, console, treat=True))
+        if pair.treat:
+            outcomes.append(_run_one(pair.problem, pair, root, console, treat=True))
         outcomes.append(_run_one(pair.healthy, pair, root, console))
     console.print(_table(outcomes))
     index = write_index(outcomes, root)

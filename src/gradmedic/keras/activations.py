@@ -62,8 +62,8 @@ def unit_axis(layer: Any, rank: int) -> int:
     return rank - 1
 
 
-def reduce_in_graph(y: Any, kind: str, axis: int, margin: float) -> tf.Tensor:
-    """[zero_fraction, saturated_fraction, active per unit...] of one activated output, as float32."""
+def reduce_parts(y: Any, kind: str, axis: int, margin: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(zero_fraction, saturated_fraction, active per unit) of one activated output, as float32 tensors."""
     x = tf.cast(y, tf.float32)
     rank = x.shape.rank or 1
     axis = axis % rank
@@ -76,4 +76,10 @@ def reduce_in_graph(y: Any, kind: str, axis: int, margin: float) -> tf.Tensor:
     else:
         saturated = tf.constant(0.0)
     active = tf.cast(tf.reduce_any(x > 0.0, axis=others), tf.float32) if others else tf.cast(x > 0.0, tf.float32)
-    return tf.concat([tf.stack([zero, saturated]), tf.reshape(active, [-1])], 0)
+    return zero, saturated, tf.reshape(active, [-1])
+
+
+def reduce_in_graph(y: Any, kind: str, axis: int, margin: float) -> tf.Tensor:
+    """[zero_fraction, saturated_fraction, active per unit...] of one activated output, as float32."""
+    zero, saturated, active = reduce_parts(y, kind, axis, margin)
+    return tf.concat([tf.stack([zero, saturated]), active], 0)

@@ -55,6 +55,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         self._open = False  # inside a fit: between on_train_begin and on_train_end
         self._closed = True  # the sinks are closed (before the first fit, and after close())
         self._infos: dict[str, LayerInfo] = {}
+        self._units: dict[str, int] | None = None  # the units the layer table was built with
         self._incidents: list[Incident] = []
         self._probe: Probe | None = None
         self._doctor: Any = None
@@ -72,6 +73,10 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     # --- Keras events -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        backend = keras.backend.backend()
+        if backend != "tensorflow" and not self._disabled:
+            self._refuse(backend)
+            return
         self._waiting = not getattr(self.model, "built", False)  # built by its first step: watched from the next
         if not self._waiting:
             self._guard(self._begin)
@@ -81,7 +86,10 @@ class GradmedicCallback(keras.callbacks.Callback):
             return
         self._sampling = self._force_sample or self._sampled(self._step)
         self._force_sample = False
-        self.model.train_function = self._probe.sampled if self._sampling else self._probe.plain
+        wanted = self._probe.sampled if self._sampling else self._probe.plain
+        model = self._probe.model
+        if model.train_function is not wanted:  # a Keras attribute set costs ~10 us: only at a switch
+            model.train_function = wanted
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._waiting and not self._disabled:
@@ -122,6 +130,7 @@ class GradmedicCallback(keras.callbacks.Callback):
 
     def _begin(self) -> None:
         self._layers, self._sites = find_layers(self.model)
+        self._units = None  # the layer table is built anew at the next sampled step
         if (
             self._probe is None
             or self._probe.model is not self.model
@@ -195,7 +204,10 @@ class GradmedicCallback(keras.callbacks.Callback):
             first_nonfinite_step=first_bad,
             losses=losses,
         )
-        self._infos = layer_table(self._layers, self._sites, self._probe.units())
+        units = self._probe.units()
+        if units != self._units:
+            self._infos = layer_table(self._layers, self._sites, units)
+            self._units = units
         self._pipeline.ingest(stats, self._infos)
 
     def _finish(self) -> None:
@@ -209,6 +221,16 @@ class GradmedicCallback(keras.callbacks.Callback):
             self._losses = {}
 
     # --- fail-safe -----------------------------------------------------------------------------------------
+    def _refuse(self, backend: str) -> None:
+        """Keras on JAX or torch: the probe's compiled twin is TensorFlow's, so nothing is watched (said once)."""
+        self._disabled = True
+        message = (
+            f"gradmedic.keras watches Keras on the TensorFlow backend only; KERAS_BACKEND is {backend!r}, "
+            "so this fit is not watched (set KERAS_BACKEND=tensorflow to watch it)"
+        )
+        self._incidents.append(Incident(self._step, "keras", message))
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
     def _guard(self, fn: Any, *args: Any) -> None:
         if self._disabled:
             return

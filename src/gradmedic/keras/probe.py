@@ -7,11 +7,17 @@ time only: the optimizer's ``apply`` reads the gradients and each weight before 
 and each activation site's ``call`` reduces its output (zero fraction, per-unit "ever active",
 saturation). Every number of the step is packed into one float32 vector, assigned to one variable,
 and read on the host once after the step.
+
+The sampled step's extra cost is mostly the passes over the weights and the ops' dispatch, so each
+norm is one op that XLA compiles too (``tf.nn.l2_loss``: half the float32 sum of squares; the host
+takes the root), the weights read before the update are the snapshot itself (the update copies on
+write), and all scalars go into one stack. The host side sums per layer in plain Python.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,17 +25,20 @@ import numpy as np
 import tensorflow as tf
 
 from ..records import ActivationStats, LayerStats
-from .activations import reduce_in_graph, unit_axis
+from .activations import reduce_parts, unit_axis
 from .layers import KerasLayer, Site
 
-PER_VARIABLE = 4  # ||g||, ||w before||, ||w after||, ||w after - w before||
+PER_VARIABLE = 4  # of each: ||g||^2/2, ||w before||^2/2, ||w after||^2/2, ||w after - w before||^2/2
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one activation site's numbers lie in the packed vector."""
+    """Where one activation site's numbers lie in the packed vector: its zero and saturated fractions at
+    ``2 * index`` and ``2 * index + 1``; its per-unit "active" flags at ``offset`` in the part after the scalars."""
 
     site: Site
+    index: int
     offset: int
     units: int
 
@@ -49,14 +58,15 @@ class Probe:
         }
         self._tracing = False
         self.skip_nonfinite = False  # treatment's guard: an update whose gradients hold NaN or Inf is skipped
-        self._parts: list[tf.Tensor] = []
-        self._acts: list[tf.Tensor] = []
+        self._scalars: list[tf.Tensor] = []  # per traced site: zero and saturated fractions
+        self._acts: list[tf.Tensor] = []  # per traced site: its units' "active" flags
         self._slots: list[Slot] = []
         self._seen_sites: set[str] = set()
         self._variables: list[tuple[int, bool, int]] = []  # per traced variable: layer index, bias?, numel
         self._act_size = 0
         self.slots: list[Slot] = []
         self.variables: list[tuple[int, bool, int]] = []
+        self.scale = 1.0  # the optimizer's loss_scale_factor at the last trace: gradients are divided by it
         self._out: tf.Variable | None = None  # where the last traced step leaves its packed numbers
         self.failed: Exception | None = None  # the sampled function could not run: watching stops
         self._outputs: dict[int, tf.Variable] = {}
@@ -117,8 +127,7 @@ class Probe:
                 self.failed = exc
             finally:
                 self._tracing = False
-            self._acts, self._slots, self._act_size = [], [], 0
-            self._seen_sites.clear()
+            self._clear_trace()
             return self.plain(iterator)  # type: ignore[misc]
 
         self.sampled = sampled
@@ -157,10 +166,11 @@ class Probe:
                 axis = unit_axis(site.layer, rank)
                 units = int(out.shape[axis]) if out.shape[axis] is not None else 0
                 if units:
-                    packed = reduce_in_graph(out, site.kind, axis, probe.margin)
-                    probe._acts.append(packed)
-                    probe._slots.append(Slot(site, probe._act_size, units))
-                    probe._act_size += 2 + units
+                    zero, saturated, active = reduce_parts(out, site.kind, axis, probe.margin)
+                    probe._scalars += [zero, saturated]
+                    probe._acts.append(active)
+                    probe._slots.append(Slot(site, len(probe._slots), probe._act_size, units))
+                    probe._act_size += units
             return out
 
         return measured_call
@@ -178,32 +188,28 @@ class Probe:
             grads = list(grads)
             known = [(k, probe._owner[id(v)]) for k, v in enumerate(variables) if id(v) in probe._owner]
             scale = getattr(getattr(probe.model, "optimizer", None), "loss_scale_factor", None) or 1.0
-            before = [tf.norm(tf.cast(variables[k].value, tf.float32)) for k, _ in known]
-            snapshot = [tf.identity(variables[k].value) for k, _ in known]
-            grad_norms = [
-                tf.norm(tf.cast(tf.convert_to_tensor(grads[k]), tf.float32)) / scale
-                if grads[k] is not None
-                else tf.constant(float("nan"))
-                for k, _ in known
-            ]
+            # read before the update and kept past it: the update then copies on write, so this is the snapshot
+            before = [tf.convert_to_tensor(variables[k].value) for k, _ in known]
+            grad_sq = [_half_sq(grads[k]) if grads[k] is not None else tf.constant(math.nan) for k, _ in known]
+            before_sq = [_half_sq(w) for w in before]
             result = apply(grads, variables)
-            after = [tf.norm(tf.cast(variables[k].value, tf.float32)) for k, _ in known]
-            moved = [tf.norm(tf.cast(variables[k].value - s, tf.float32)) for (k, _), s in zip(known, snapshot)]
-            per_variable = (
-                tf.reshape(
-                    tf.stack([tf.stack(grad_norms), tf.stack(before), tf.stack(after), tf.stack(moved)], 1), [-1]
-                )
-                if known
-                else tf.zeros([0])
-            )
+            after = [tf.convert_to_tensor(variables[k].value) for k, _ in known]
+            after_sq = [_half_sq(w) for w in after]
+            moved_sq = [_half_sq(a - b) for a, b in zip(after, before)]
+            per_variable = [n for four in zip(grad_sq, before_sq, after_sq, moved_sq) for n in four]
+            scalars = tf.stack(probe._scalars + per_variable) if probe._scalars or per_variable else tf.zeros([0])
             probe._variables = [(owner[0], owner[1], int(np.prod(variables[k].shape))) for k, owner in known]
-            probe._out = probe._output(tf.concat([*probe._acts, per_variable], 0))
+            probe._out = probe._output(tf.concat([scalars, *probe._acts], 0))
             probe.slots, probe.variables = list(probe._slots), list(probe._variables)
-            probe._acts, probe._slots, probe._act_size = [], [], 0
-            probe._seen_sites.clear()
+            probe.scale = scale
+            probe._clear_trace()
             return result
 
         return measured_apply
+
+    def _clear_trace(self) -> None:
+        self._scalars, self._acts, self._slots, self._act_size = [], [], [], 0
+        self._seen_sites.clear()
 
     @staticmethod
     def _guard(apply: Callable[..., Any]) -> Callable[..., Any]:
@@ -244,49 +250,66 @@ class Probe:
         """The last sampled step's per-layer stats and global gradient norm (one host transfer)."""
         if self._out is None:
             return None
-        values = self._out.numpy().astype(np.float64)
-        act_size = sum(2 + s.units for s in self.slots)
-        if values.size != act_size + PER_VARIABLE * len(self.variables) or not self.variables:
+        packed = self._out.value().numpy()
+        n_scalars = 2 * len(self.slots) + PER_VARIABLE * len(self.variables)
+        if packed.size != n_scalars + sum(s.units for s in self.slots) or not self.variables:
             return None
-        stats: dict[str, dict[str, Any]] = {}
-        per_var = values[act_size:].reshape(-1, PER_VARIABLE)
+        values: list[float] = packed[:n_scalars].tolist()
+        per_var = [_norm(half_sq) for half_sq in values[2 * len(self.slots) :]]
+        scale = float(self.scale)
         n = len(self.layers)
-        owners = np.array([i for i, _, _ in self.variables], dtype=np.intp)
-        bias = np.array([b for _, b, _ in self.variables], dtype=bool)
-        numel = np.array([k for _, _, k in self.variables], dtype=np.float64)
-        g, wb, _wa, dw = per_var.T
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            g_sq = np.bincount(owners[~bias], weights=g[~bias] ** 2, minlength=n)
-            b_sq = np.bincount(owners[bias], weights=g[bias] ** 2, minlength=n)
-            g_numel = np.bincount(owners[~bias], weights=numel[~bias], minlength=n)
-            w_sq = np.bincount(owners[~bias], weights=wb[~bias] ** 2, minlength=n)
-            u_sq = np.bincount(owners[~bias], weights=dw[~bias] ** 2, minlength=n)
-            bad_g = np.bincount(owners, weights=~np.isfinite(g), minlength=n) > 0
-            bad_w = np.bincount(owners, weights=~np.isfinite(per_var[:, 1:3]).all(1), minlength=n) > 0
-            has_w = np.bincount(owners[~bias], minlength=n) > 0
-            has_b = np.bincount(owners[bias], minlength=n) > 0
-            ratio = np.sqrt(u_sq / w_sq)
-            global_norm = float(np.sqrt(np.sum(g**2)))
+        g_sq, b_sq, w_sq, u_sq, numel = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+        has_w, has_b, bad_g, bad_w = [False] * n, [False] * n, [False] * n, [False] * n
+        total = 0.0
+        for j, (i, bias, size) in enumerate(self.variables):
+            g, before, after, moved = per_var[PER_VARIABLE * j : PER_VARIABLE * j + PER_VARIABLE]
+            g /= scale
+            total += g * g
+            bad_g[i] = bad_g[i] or not math.isfinite(g)
+            bad_w[i] = bad_w[i] or not (math.isfinite(before) and math.isfinite(after))
+            if bias:
+                has_b[i] = True
+                b_sq[i] += g * g
+            else:
+                has_w[i] = True
+                g_sq[i] += g * g
+                numel[i] += size
+                w_sq[i] += before * before
+                u_sq[i] += moved * moved
+        stats: dict[str, dict[str, Any]] = {}
         for i, layer in enumerate(self.layers):
+            w = has_w[i]
             stats[layer.name] = {
-                "grad_norm": float(np.sqrt(g_sq[i])) if has_w[i] else None,
-                "grad_rms": float(np.sqrt(g_sq[i] / max(g_numel[i], 1.0))) if has_w[i] else None,
-                "bias_grad_norm": float(np.sqrt(b_sq[i])) if has_b[i] else None,
-                "weight_norm": float(np.sqrt(w_sq[i])) if has_w[i] else None,
-                "update_ratio": float(ratio[i]) if has_w[i] and w_sq[i] > 0 else None,
-                "nonfinite_grad": bool(bad_g[i]),
-                "nonfinite_weight": bool(bad_w[i]),
+                "grad_norm": math.sqrt(g_sq[i]) if w else None,
+                "grad_rms": math.sqrt(g_sq[i] / max(numel[i], 1.0)) if w else None,
+                "bias_grad_norm": math.sqrt(b_sq[i]) if has_b[i] else None,
+                "weight_norm": math.sqrt(w_sq[i]) if w else None,
+                "update_ratio": math.sqrt(u_sq[i] / w_sq[i]) if w and w_sq[i] > 0 else None,
+                "nonfinite_grad": bad_g[i],
+                "nonfinite_weight": bad_w[i],
             }
+        flags = packed[n_scalars:] > 0.5
         for slot in self.slots:
-            chunk = values[slot.offset : slot.offset + 2 + slot.units]
+            zero, saturated = values[2 * slot.index], values[2 * slot.index + 1]
             act = ActivationStats(
                 kind=slot.site.kind,
-                zero_fraction=float(chunk[0]),
-                saturated_fraction=float(chunk[1]) if slot.site.kind in ("sigmoid", "tanh") else None,
-                active=chunk[2:] > 0.5,
+                zero_fraction=zero,
+                saturated_fraction=saturated if slot.site.kind in ("sigmoid", "tanh") else None,
+                active=flags[slot.offset : slot.offset + slot.units],
             )
             stats.setdefault(slot.site.name, {})["activation"] = act
-        return {name: LayerStats(**fields) for name, fields in stats.items()}, global_norm
+        return {name: LayerStats(**fields) for name, fields in stats.items()}, math.sqrt(total)
 
     def units(self) -> dict[str, int]:
         return {slot.site.name: slot.units for slot in self.slots}
+
+
+def _half_sq(tensor: Any) -> tf.Tensor:
+    """Half the sum of squares of a weight or gradient, in float32: one op, also under XLA."""
+    return tf.nn.l2_loss(tf.cast(tf.convert_to_tensor(tensor), tf.float32))
+
+
+def _norm(half_sq: float) -> float:
+    """The L2 norm from ``_half_sq``: inf where the float32 sum of squares overflows, as ``tf.norm``'s does."""
+    squares = 2.0 * half_sq
+    return math.sqrt(squares) if squares <= FLOAT32_MAX else (math.inf if squares > 0 else math.nan)
