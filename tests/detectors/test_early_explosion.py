@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gradmedic.advice import explain
 from gradmedic.config import Config
 from gradmedic.detectors import exploding
 from gradmedic.detectors.early_explosion import early_explosion
+from gradmedic.records import Recurrence
 
 from .helpers import make_step, stack
 
@@ -81,3 +84,15 @@ def test_the_spike_rule_takes_over_once_the_history_is_long_enough():
     calm = [1.0] * CFG.exploding_min_history
     steps = history(calm + [5.0] * CFG.window, [2.0] * len(calm) + [3.0] * CFG.window)
     assert detect(steps) is None  # 5x the calm median: no spike, and step 0 is no longer the reference
+
+
+def test_recurrent_weights_are_judged_as_they_were_at_step_0():
+    # the blow-up's updates made the recurrent weight huge: that is damage, not the cause of the calm step 0
+    steps = history(BLOWN_UP[:7], BLOWN_LOSS[:7])
+    before, after = Recurrence("rnn", "weight_hh_l0", 0.63, 35), Recurrence("rnn", "weight_hh_l0", 5e4, 35)
+    steps = [replace(s, recurrence={"rnn.weight_hh_l0": before if s.step == 0 else after}) for s in steps]
+    finding = detect(steps)
+    assert finding is not None and "through_time" not in finding.evidence
+    grown = [replace(s, recurrence={"rnn.weight_hh_l0": after}) for s in steps]  # compounding from the start
+    finding = detect(grown)
+    assert finding is not None and finding.evidence["through_time"]["rnn.weight_hh_l0"]["radius"] == 5e4

@@ -77,6 +77,8 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if not rules:
         return started
     measured = next((s for s in reversed(window) if s.recurrence), None)
+    if "early" in rules:  # the weights at step 0 made the calm gradient; later ones show the blow-up's damage
+        measured = history[0]
     in_time = through_time(measured, cfg) if measured is not None else {}
     if in_time:
         evidence["through_time"] = in_time
