@@ -144,6 +144,53 @@ def test_optimizer_step_with_a_closure(tmp_path: Path) -> None:
     assert code == 1 and report is not None and "vanishing_gradients" in problems(report)
 
 
+BY_HAND_LOOP = """
+for step in range(3):
+    x, y = torch.randn(64, 32), torch.randint(0, 4, (64,))
+    model.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    MARKER.write_text("stepped")
+"""
+
+
+def test_hand_updated_script_stops_at_the_end_of_its_first_backward_pass(tmp_path: Path) -> None:
+    script = write(tmp_path, SIGMOID + BY_HAND_LOOP)
+    code, report = run_check(script)
+    assert not script.with_suffix(".stepped").exists(), "the hand update was applied"
+    assert code == 1 and report is not None
+    assert "vanishing_gradients" in problems(report)
+    assert report["checkup"]["loss"] == "script_gradient" and report["checkup"]["batch_size"] == 64
+    assert report["models"] == [{"label": "", "type": "Sequential"}]
+
+
+def test_backward_passes_of_an_optimizer_script_stop_nothing(tmp_path: Path) -> None:
+    """Gradient accumulation: backward passes before the first optimizer step; the step still stops it."""
+    loop = LOOP.replace("    loss.backward()\n", "    loss.backward()\n    F.cross_entropy(model(x), y).backward()\n")
+    script = write(tmp_path, SIGMOID + loop)
+    code, report = run_check(script)
+    assert code == 1 and report is not None and "vanishing_gradients" in problems(report)
+    assert not script.with_suffix(".stepped").exists()
+
+
+def test_a_backward_pass_outside_any_module_stops_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = """
+    w = torch.randn(4, requires_grad=True)
+    for _ in range(3):
+        (w**2).sum().backward()
+        with torch.no_grad():
+            w -= 0.1 * w.grad
+    MARKER.write_text("stepped")
+    """
+    script = write(tmp_path, body)
+    code, report = run_check(script)
+    assert code == 2 and report is None and script.with_suffix(".stepped").exists()
+    assert "ended without an optimizer step or a backward pass" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -173,7 +220,7 @@ DECIDED_AT_INIT = {
     "train_vanishing_sigmoid_cnn.py": "vanishing_gradients",
 }
 NOT_ONE_MODULE = {"train_exploding_rnn_moduledict.py"}  # a ModuleDict whose parts the loop calls one by one
-# no optimizer ever steps (weights updated by hand): `gradmedic check` stops at the first optimizer step
+# no optimizer ever steps (weights updated by hand): checked at the end of the first backward pass
 BY_HAND = {"train_by_hand_data_add.py", "train_by_hand_no_grad.py"}
 
 
@@ -181,10 +228,12 @@ BY_HAND = {"train_by_hand_data_add.py", "train_by_hand_no_grad.py"}
 def test_suite_scripts_at_their_first_step(script: str, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     code = check(str(SCRIPTS_DIR / script), [], CheckOptions(json_path=str(report_path), quiet=True))
-    if script in NOT_ONE_MODULE | BY_HAND:
+    if script in NOT_ONE_MODULE:
         assert code == 2 and not report_path.exists()
         return
     report = json.loads(report_path.read_text())
+    if script in BY_HAND:
+        assert report["models"][0]["type"] in {"Sequential", "Linear"}
     assert report["checkup"]["loss"] == "script_gradient"
     expected = DECIDED_AT_INIT.get(script)
     if expected is None:

@@ -118,3 +118,18 @@ def test_the_reason_names_another_framework() -> None:
     assert "TensorFlow" in reason and "PyTorch" in reason
     assert "JAX" in nothing_watched_reason(0, False, {"jax": object()})
     assert "TensorFlow" not in nothing_watched_reason(0, False, {"torch": object()})
+
+
+def test_first_backward_pass_is_the_calm_reference_of_a_run_that_blows_up_at_once(tmp_path: Path) -> None:
+    """The model is found at the second backward pass, after the first update: the first one's gradients
+    are read when it ends and judged as step 0, so a blow-up with no calm period still has a reference."""
+    code, report = run_in_process(_copy(SCRIPTS / "failing" / "by_hand_rnn_blow_up.py", tmp_path), logdir=str(tmp_path))
+    assert code == 0
+    first_norm = float((tmp_path / "first_norm.txt").read_text())  # what the script measured itself
+    records = [json.loads(line) for line in (tmp_path / "gradmedic.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["type"] == "step"]
+    assert steps[0]["step"] == 0 and steps[0]["global_grad_norm"] == pytest.approx(first_norm, rel=1e-4)
+    assert set(steps[0]["layers"]) == {"encoder", "rnn", "decoder"}
+    exploding = next(d for d in report["diagnoses"] if d["kind"] == "exploding_gradients")
+    assert exploding["evidence"]["first_norm"] == pytest.approx(first_norm, rel=1e-4)
+    assert "its first value" in exploding["message"]

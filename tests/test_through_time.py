@@ -203,7 +203,30 @@ def test_plain_square_layers_stop_being_watched_after_a_few_passes() -> None:
         model(torch.randn(2, 8))
     assert probe.empty and probe.measure() == {}
     assert not any(m._forward_hooks for m in model.modules() if isinstance(m, nn.Linear))
+    assert not model._forward_pre_hooks  # nothing left to count per pass: the root's hook is gone too
     probe.remove()
+
+
+def test_a_fed_back_cell_keeps_the_pass_counter() -> None:
+    cell = nn.Linear(8, 8)
+
+    class Unrolled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for _ in range(4):
+                x = torch.tanh(self.cell(x))
+            return x
+
+    model = Unrolled()
+    probe = RecurrenceProbe(model)
+    for _ in range(5):
+        model(torch.randn(2, 8))
+    assert model._forward_pre_hooks and probe.measure()["cell.weight"].steps == 4
+    probe.remove()
+    assert not model._forward_pre_hooks and not cell._forward_hooks
 
 
 def test_a_failing_probe_hook_never_breaks_the_forward_pass() -> None:

@@ -139,6 +139,11 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         parts.append(
             f"the global gradient norm is {ev['spike_factor']:.0f}x its earlier median ({_sci(ev['baseline_norm'])})"
         )
+    if "early" in rules:
+        rose = " while the loss rose" if ev.get("loss_rose") else ""
+        parts.append(
+            f"the global gradient norm is {ev['early_factor']:.0f}x its first value ({_sci(ev['first_norm'])}){rose}"
+        )
     if "growth" in rules:
         parts.append(f"it grew {_sci(ev['growth_in_window'])}x within a few sampled steps")
     if "overflow" in rules:

@@ -8,6 +8,11 @@ a private BaseException (an ``except Exception`` in the script cannot swallow it
 trained model (run.find_trained_models); the checkup replays that model's last training call and
 backpropagates the script's own loss gradient at the output.
 
+A script that updates its weights by hand has no optimizer step to stop at. Its first backward pass that
+reaches the parameters of a module, when no optimizer holds any of them, is its first step: the script is
+stopped as that backward pass ends (gradients computed, no weight moved yet), and the model is the smallest
+module holding the parameters the pass reached (run.find_models_holding), as ``gradmedic run`` finds it.
+
 Exit codes: 0 healthy (nothing above info), 1 a warning or an error was found, 2 no checkup could be made;
 a Ctrl-C before the first step ends the process by SIGINT, as python would (``check`` returns -2).
 """
@@ -33,8 +38,9 @@ from .atomic_file import write_text_atomic
 from .preflight.batch import pick_output
 from .preflight.core import run_checkup
 from .preflight.show import default_console, print_report
+from .probe.graph import graph_parameters
 from .records import SEVERITY_RANK, CheckupReport
-from .run import _print_script_traceback, exec_script, find_trained_models
+from .run import _print_script_traceback, exec_script, find_models_holding, find_trained_models, live_optimizers
 
 HEALTHY, PROBLEMS, NOT_CHECKED = 0, 1, 2
 
@@ -43,6 +49,15 @@ HEALTHY, PROBLEMS, NOT_CHECKED = 0, 1, 2
 class CheckOptions:
     json_path: str | None = None
     quiet: bool = False
+
+
+class _FirstBackward(BaseException):
+    """Raised as a backward pass ends that trains modules no optimizer holds: the first step of a
+    hand-updated script, stopped before its update."""
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        super().__init__("gradmedic check stops the script at the end of its first backward pass")
+        self.models = models
 
 
 class _FirstStep(BaseException):
@@ -74,6 +89,8 @@ class CallRecorder:
     _seq: Any = field(default_factory=itertools.count)
     _forward: list[Any] = field(default_factory=list)
     _step: list[Any] = field(default_factory=list)
+    _backward: Callable[..., Any] | None = None  # torch.autograd.backward as it was, while patched
+    _by_hand_decided: bool = False  # a backward pass reaching module parameters was judged
 
     def install(self) -> None:
         self._forward = [
@@ -81,17 +98,51 @@ class CallRecorder:
             register_module_forward_hook(self._post, with_kwargs=True, always_call=True),
         ]
         self._step = [register_optimizer_step_pre_hook(self._on_step)]
+        self._backward = torch.autograd.backward
+        torch.autograd.backward = self._wrap_backward(self._backward)
 
     def remove_step_hook(self) -> None:
         for handle in self._step:
             handle.remove()
         self._step.clear()
+        self._by_hand_decided = True  # stopped: no backward pass stops anything any more
 
     def remove(self) -> None:
         self.remove_step_hook()
         for handle in self._forward:
             handle.remove()
         self._forward.clear()
+        if self._backward is not None:
+            torch.autograd.backward = self._backward
+            self._backward = None
+
+    def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        recorder = self
+
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            if recorder._by_hand_decided:
+                return original(tensors, *args, **kwargs)
+            roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+            params = graph_parameters(roots)  # walked before the pass frees the graph
+            result = original(tensors, *args, **kwargs)
+            models = recorder._trained_by_hand(params)
+            if models:
+                raise _FirstBackward(models)
+            return result
+
+        return backward
+
+    def _trained_by_hand(self, params: set[int]) -> list[nn.Module]:
+        """The modules a backward pass trained, when no optimizer holds any of their parameters (decided
+        once, at the first pass that reaches module parameters)."""
+        if not params:
+            return []
+        models = find_models_holding(params)
+        if not models:
+            return []  # tensors outside any module: maybe a later pass trains a model
+        self._by_hand_decided = True
+        held = {id(p) for optimizer in live_optimizers() for group in optimizer.param_groups for p in group["params"]}
+        return [] if held & params else models
 
     def _pre(self, module: nn.Module, args: Any) -> None:
         self._depth += 1
@@ -144,7 +195,8 @@ def _script_loss(grad: torch.Tensor) -> Callable[[Any], torch.Tensor]:
 
 
 def check(script: str, args: list[str], options: CheckOptions) -> int:
-    """Run ``script`` up to its first optimizer step and check the model it trains; returns the exit code."""
+    """Run ``script`` up to its first optimizer step (or, without an optimizer, the end of its first backward
+    pass) and check the model it trains; returns the exit code."""
     if not os.path.isfile(script):
         print(f"gradmedic check: no such script: {script}", file=sys.stderr)
         return NOT_CHECKED
@@ -156,17 +208,23 @@ def check(script: str, args: list[str], options: CheckOptions) -> int:
         recorder.remove()
     if isinstance(stop, int):
         return stop
-    return _check_models(script, recorder, stop.optimizer, options)
+    if isinstance(stop, _FirstBackward):
+        return _check_models(script, recorder, stop.models, "the first backward pass", options)
+    trainer = f"the first optimizer to step ({type(stop.optimizer).__name__})"
+    return _check_models(script, recorder, find_trained_models(stop.optimizer), trainer, options)
 
 
-def _run_until_first_step(script: str, args: list[str], recorder: CallRecorder) -> _FirstStep | int:
+def _run_until_first_step(script: str, args: list[str], recorder: CallRecorder) -> _FirstStep | _FirstBackward | int:
     try:
         exec_script(script, args)
     except _FirstStep as stop:
         recorder.remove_step_hook()
-        if stop.closure is not None and not _trained_calls(recorder, stop.optimizer):
+        if stop.closure is not None and not _trained_calls(recorder, find_trained_models(stop.optimizer)):
             with torch.enable_grad():
                 stop.closure()  # optimizer.step(closure): the forward pass runs inside the closure
+        return stop
+    except _FirstBackward as stop:
+        recorder.remove_step_hook()
         return stop
     except SystemExit:
         pass
@@ -178,30 +236,33 @@ def _run_until_first_step(script: str, args: list[str], recorder: CallRecorder) 
         print(f"gradmedic check: {script} failed before its first optimizer step", file=sys.stderr)
         return NOT_CHECKED
     print(
-        f"gradmedic check: {script} ended without an optimizer step, so there is no model and batch to check; "
+        f"gradmedic check: {script} ended without an optimizer step or a backward pass through a module's "
+        "parameters, so there is no model and batch to check; "
         "call gradmedic.checkup(model, inputs) in the script instead",
         file=sys.stderr,
     )
     return NOT_CHECKED
 
 
-def _trained_calls(recorder: CallRecorder, optimizer: torch.optim.Optimizer) -> list[tuple[nn.Module, ModuleCall]]:
+def _trained_calls(recorder: CallRecorder, models: list[nn.Module]) -> list[tuple[nn.Module, ModuleCall]]:
     found: list[tuple[nn.Module, ModuleCall]] = []
-    for model in find_trained_models(optimizer):
+    for model in models:
         call = recorder.call_for(model)
         if call is not None and all(call.module is not m for m, _ in found):
             found.append((call.module, call))
     return found
 
 
-def _check_models(script: str, recorder: CallRecorder, optimizer: torch.optim.Optimizer, options: CheckOptions) -> int:
-    calls = _trained_calls(recorder, optimizer)
+def _check_models(
+    script: str, recorder: CallRecorder, models: list[nn.Module], trainer: str, options: CheckOptions
+) -> int:
+    """Check each of ``models`` (what ``trainer`` trains) on its latest training call."""
+    calls = _trained_calls(recorder, models)
     if not calls:
-        names = ", ".join(type(m).__name__ for m in find_trained_models(optimizer)) or "no parameters"
+        names = ", ".join(type(m).__name__ for m in models) or "no parameters"
         print(
-            f"gradmedic check: the first optimizer to step ({type(optimizer).__name__}) trains {names}, which the "
-            "script never called as one module with gradients on; call gradmedic.checkup(model, inputs, loss_fn=...) "
-            "in the script instead",
+            f"gradmedic check: {trainer} trains {names}, which the script never called as one module with "
+            "gradients on; call gradmedic.checkup(model, inputs, loss_fn=...) in the script instead",
             file=sys.stderr,
         )
         return NOT_CHECKED

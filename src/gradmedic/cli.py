@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="run a training script up to its first optimizer step and check the model before it trains",
         description="Run SCRIPT as `python SCRIPT ARGS` would, stop it at its first optimizer step (which is not "
-        "taken), and diagnose the model and batch it was about to train on. Exit code: 0 healthy, 1 problems "
-        "found, 2 no checkup could be made.",
+        "taken; in a script that updates its weights by hand, at the end of its first backward pass), and diagnose "
+        "the model and batch it was about to train on. Exit code: 0 healthy, 1 problems found, 2 no checkup "
+        "could be made.",
     )
     check.add_argument("--json", metavar="PATH", help="write the report JSON here")
     check.add_argument("--quiet", action="store_true", help="no console output from gradmedic (the exit code tells)")

@@ -24,7 +24,7 @@ import warnings
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -154,6 +154,7 @@ class Monitor:
         self._waiting: set[int] = set()  # the other optimizers whose step the measurement waits for
         self._finishing: int | None = None  # the step whose measurement is being finished
         self._pending: StepStats | None = None  # the last sampled step, until its loss had a chance to arrive
+        self._earlier: StepStats | None = None  # gradients of a step before the attach, judged before the first
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
@@ -267,6 +268,20 @@ class Monitor:
         """The loss of a step taken before the monitor was attached (``gradmedic run`` hands it over)."""
         if not self._disabled and not self._closed and step < self._step:
             self._sentinel.record_loss(loss.detach() if isinstance(loss, torch.Tensor) else float(loss), step)
+
+    def observe_earlier_gradients(self, norms: Mapping[int, float], step: int) -> None:
+        """The gradient norms of a step taken before the monitor was attached, by parameter id
+        (``probe.gradients.grad_norms``): ``gradmedic run`` hands over the first backward pass of a
+        hand-updated script, the one calm reference of a run that blows up at once. They are judged just
+        before the first step the monitor measures."""
+        if self._disabled or self._closed or step >= self._step:
+            return
+        try:
+            layers, global_norm = self._grad.from_norms(norms)
+            if layers:
+                self._earlier = StepStats(step=step, layers=layers, global_grad_norm=global_norm)
+        except Exception as exc:
+            self._fail(exc, "observe_earlier_gradients")
 
     def report(self) -> Report:
         """The report so far: the layers, the standing diagnoses (most severe first), the treatments and
@@ -472,6 +487,9 @@ class Monitor:
         self._ingest(stats)
 
     def _ingest(self, stats: StepStats) -> None:
+        if self._earlier is not None:
+            earlier, self._earlier = self._earlier, None
+            self._pipeline.ingest(earlier, self._infos)
         self._pipeline.ingest(stats, self._infos)
 
     def _make_probe(self) -> ForwardProbe:

@@ -41,7 +41,8 @@ from .atomic_file import write_text_atomic
 from .config import Config
 from .faults import one_line
 from .monitor import Monitor, monitor_of
-from .probe.graph import graph_parameters
+from .probe.gradients import grad_norms
+from .probe.graph import graph_leaves, graph_parameters
 from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
 from .run_signals import Stopped, signals_deferred, stop_signals_raise
 from .unwatched import nothing_watched_reason
@@ -156,6 +157,8 @@ class ScriptWatcher:
     _optimizer_seen: bool = False
     _backward_calls: int = 0
     _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
+    _first_leaves: dict[int, torch.Tensor] = field(default_factory=dict)  # until its gradients are read
+    _first_grads: dict[int, float] = field(default_factory=dict)  # its gradient norms, by parameter id
     _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
     _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
@@ -198,7 +201,10 @@ class ScriptWatcher:
                 for monitor in watcher._by_hand:
                     if monitor is not _NOT_WATCHING:
                         monitor.observe_loss(loss)
-            return original(tensors, *args, **kwargs)
+            result = original(tensors, *args, **kwargs)
+            if watcher._first_leaves:
+                watcher._read_first_gradients()
+            return result
 
         return backward
 
@@ -214,18 +220,31 @@ class ScriptWatcher:
         roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
         self._backward_calls += 1
         if self._first_backward is None:  # its loss stays for an optimizer that may step next
-            self._first_backward = (graph_parameters(roots), self._loss)
+            self._first_leaves = graph_leaves(roots)
+            self._first_backward = (set(self._first_leaves), self._loss)
             return
         loss, self._loss = self._loss, None
         first_params, first_loss = self._first_backward
         params = graph_parameters(roots) | first_params
         monitors = self._attach_models(find_models_holding(params), None, start_step=1)
+        first_grads, self._first_grads, self._first_leaves = self._first_grads, {}, {}
         for monitor in monitors:
+            if first_grads:
+                monitor.observe_earlier_gradients(first_grads, 0)
             if first_loss is not None:
                 monitor.observe_earlier_loss(first_loss, 0)
             if loss is not None:
                 monitor.observe_loss(loss)
         self._by_hand += monitors or [_NOT_WATCHING]
+
+    def _read_first_gradients(self) -> None:
+        """The first backward pass's gradient norms, read once it is done: before the weights were first
+        updated by hand, the calm reference of a run that blows up at once (handed over at attach)."""
+        leaves, self._first_leaves = self._first_leaves, {}
+        try:
+            self._first_grads = grad_norms(list(leaves.values()))
+        except Exception:  # without it the run is watched all the same, with one reference less
+            self._first_grads = {}
 
     def _wrap_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
         watcher = self

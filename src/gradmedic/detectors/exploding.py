@@ -1,5 +1,5 @@
-"""exploding_gradients: gradient norms that grow over the window, spike against their history,
-grow through depth, or head for overflow.
+"""exploding_gradients: gradient norms that grow over the window, spike against their history (or,
+before there is one, against the first step: early_explosion.py), grow through depth, or head for overflow.
 
 Every rule must hold on ``persist`` of the last ``window`` sampled steps, so one noisy batch raises
 nothing. Non-finite values themselves are the non_finite detector's business.
@@ -15,6 +15,7 @@ import numpy as np
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
+from .early_explosion import early_explosion
 from .growth import from_start, per_layer_gain, recurrent_cause, through_time
 
 
@@ -45,6 +46,11 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
             rules.append("spike")
             evidence["baseline_norm"] = baseline
             evidence["spike_factor"] = median(spikes) / baseline
+    else:
+        early = early_explosion(history, window, cfg)
+        if early:
+            rules.append("early")
+            evidence.update(early)
 
     if len(finite) >= cfg.persist and finite[0] > 0:
         rises = sum(b > a for a, b in zip(finite, finite[1:]))
@@ -71,11 +77,13 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if not rules:
         return started
     measured = next((s for s in reversed(window) if s.recurrence), None)
+    if "early" in rules:  # the weights at step 0 made the calm gradient; later ones show the blow-up's damage
+        measured = history[0]
     in_time = through_time(measured, cfg) if measured is not None else {}
     if in_time:
         evidence["through_time"] = in_time
     evidence["rules"] = rules
-    evidence["suggested_clip"] = suggested_clip(history, cfg)
+    evidence["suggested_clip"] = suggested_clip(history, cfg, early="early" in rules)
     worst = max(finite) if finite else float("inf")
     return Finding(
         kind=EXPLODING,
@@ -131,11 +139,15 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
     return (max(rank, key=lambda n: rank[n]),) if rank else ()
 
 
-def suggested_clip(history: Sequence[StepStats], cfg: Config) -> float:
-    """A clipping threshold: the 90th percentile of the global norms seen before the first spike."""
+def suggested_clip(history: Sequence[StepStats], cfg: Config, early: bool = False) -> float:
+    """A clipping threshold: the 90th percentile of the global norms seen before the first spike.
+
+    ``early``: the blow-up came before a calm history, so the calm norms are those before the first step
+    that left the first step's norm ``exploding_spike_factor`` behind.
+    """
     norms = [s.global_grad_norm for s in history if math.isfinite(s.global_grad_norm)]
     calm = norms
-    for i in range(cfg.exploding_min_history, len(norms)):
+    for i in range(1 if early else cfg.exploding_min_history, len(norms)):
         if norms[i] > cfg.exploding_spike_factor * median(norms[:i]):
             calm = norms[:i]
             break

@@ -36,7 +36,8 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         kind=UPDATE_RATIO,
         severity="error" if worst > cfg.update_ratio_error else "warning",
         layers=tuple(high),
-        first_step=window[0].step,
+        # a step with gradients but no measured update (one before the monitor was attached) is no onset
+        first_step=next(s.step for s in window if any(_ratio(s, name) is not None for name in high)),
         step=window[-1].step,
         evidence={"update_ratio": high, "threshold": cfg.update_ratio_warning, "healthy_near": 1e-3},
     )

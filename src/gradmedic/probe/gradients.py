@@ -8,7 +8,7 @@ and measures how far the step moved each weight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,16 @@ def _norms(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
         return torch.stack(norms)
     except RuntimeError:  # tensors on several devices
         return torch.stack([n.to(device) for n in norms])
+
+
+def grad_norms(tensors: Sequence[torch.Tensor]) -> dict[int, float]:
+    """The L2 norm of each tensor's gradient, by the tensor's id (one host transfer; those without one left out)."""
+    with_grad = [(id(t), t.grad) for t in tensors if t.grad is not None]
+    if not with_grad:
+        return {}
+    grads = [g for _, g in with_grad]
+    values = _norms(grads, grads[0].device).cpu().tolist()
+    return {key: float(v) for (key, _), v in zip(with_grad, values)}
 
 
 # The update ratio ||dw|| / ||w|| is estimated on a fixed strided subset of each weight, so a sampled
@@ -156,6 +166,35 @@ class GradientProbe:
         snapshot = self._views.snapshot
         torch._foreach_sub_(snapshot, self._views.subsets)
         m.update_norms = _norms(snapshot, self.device)
+
+    def from_norms(self, norms: Mapping[int, float]) -> tuple[dict[str, LayerStats], float]:
+        """Per-layer gradient stats and the global norm from gradient norms by parameter id (``grad_norms``),
+        for a step measured before the probe existed: no weights, no update."""
+        g_sq, b_sq, numel = np.zeros(len(self.layers)), np.zeros(len(self.layers)), np.zeros(len(self.layers))
+        has_g, has_b = np.zeros(len(self.layers), bool), np.zeros(len(self.layers), bool)
+        for i, is_bias, p in self._params:
+            if id(p) not in norms:
+                continue
+            value = norms[id(p)]
+            if is_bias:
+                b_sq[i] += value**2
+                has_b[i] = True
+            else:
+                g_sq[i] += value**2
+                numel[i] += p.numel()
+                has_g[i] = True
+        stats: dict[str, LayerStats] = {}
+        for i, layer in enumerate(self.layers):
+            if not (has_g[i] or has_b[i]):
+                continue
+            norm = float(np.sqrt(g_sq[i]))
+            stats[layer.name] = LayerStats(
+                grad_norm=norm if has_g[i] else None,
+                grad_rms=norm / float(np.sqrt(max(numel[i], 1))) if has_g[i] else None,
+                bias_grad_norm=float(np.sqrt(b_sq[i])) if has_b[i] else None,
+                nonfinite_grad=not (np.isfinite(g_sq[i]) and np.isfinite(b_sq[i])),
+            )
+        return stats, float(np.sqrt(g_sq.sum() + b_sq.sum()))
 
     def unpack(self, m: GradientMeasurement, values: np.ndarray) -> tuple[dict[str, LayerStats], float]:
         """Per-layer stats and the global gradient norm, from this measurement's slice of the host array."""

@@ -231,6 +231,8 @@ class ForwardProbe:
 
     def flush(self) -> None:
         """Reduce the calls held back in this pass: one concatenation and one reduction per site."""
+        if not self._pending:  # every unsampled pass
+            return
         pending, self._pending = self._pending, {}
         for site_name, (kind, module, conv, calls) in pending.items():
             tensors = [x for x, version in calls if x._version == version]

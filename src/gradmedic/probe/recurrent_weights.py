@@ -81,6 +81,7 @@ class RecurrenceProbe:
         self._passes = 0
         self._handles: list[RemovableHandle] = []
         self._cell_handles: dict[str, RemovableHandle] = {}
+        self._pass_handle: RemovableHandle | None = None  # the root's pre-hook, while cells are being counted
         for name, module in model.named_modules():
             if isinstance(module, nn.RNN):
                 for pname, _ in module.named_parameters(recurse=False):
@@ -94,7 +95,7 @@ class RecurrenceProbe:
         for name, cell in self._cells.items():
             self._cell_handles[name] = cell.module.register_forward_hook(ProbeHook(self._safe(self._call_hook(name))))
         if self._cells:
-            self._handles.append(model.register_forward_pre_hook(ProbeHook(self._safe(self._new_pass))))
+            self._pass_handle = model.register_forward_pre_hook(ProbeHook(self._safe(self._new_pass)))
         if self._handles or self._cell_handles:
             install_state_filter(model)
 
@@ -152,6 +153,9 @@ class RecurrenceProbe:
             for name in [n for n, c in self._cells.items() if c.steps <= 1]:  # plain layers: stop paying for them
                 self._cell_handles.pop(name).remove()
                 del self._cells[name]
+            if not self._cells and self._pass_handle is not None:  # nothing left to count: no per-step hook
+                self._pass_handle.remove()
+                self._pass_handle = None
 
     def _call_hook(self, name: str) -> Any:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -194,6 +198,9 @@ class RecurrenceProbe:
             handle.remove()
         self._handles.clear()
         self._cell_handles.clear()
+        if self._pass_handle is not None:
+            self._pass_handle.remove()
+            self._pass_handle = None
 
 
 def _growth(norms: list[float]) -> float | None:
