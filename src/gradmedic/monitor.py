@@ -35,6 +35,7 @@ from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
+from .probe import eager_steps
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
@@ -42,7 +43,7 @@ from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
-from .probe.unwrap import unwrap
+from .probe.unwrap import compile_wrapper, is_compiled_in_place, unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
@@ -92,6 +93,7 @@ class Monitor:
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
+        wrapper = compile_wrapper(model)
         model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
@@ -111,6 +113,8 @@ class Monitor:
         cfg = config or Config()
         self.config = replace(cfg, every=int(every)) if every is not None else cfg
         self.model = model
+        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there, outside its graph
+        self._seen_compiled = False
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
@@ -146,7 +150,7 @@ class Monitor:
         self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
         self._recurrent: dict[str, Recurrence] | None = None
         if self.config.is_sampled(start_step):
-            self._probe.arm()
+            self._arm()
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
@@ -179,6 +183,7 @@ class Monitor:
 
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
+        eager_steps.release(self)
         clock = getattr(self, "_clock", None)
         if clock is not None:
             clock.close()
@@ -248,6 +253,8 @@ class Monitor:
         if self._disabled or self._closed:
             return
         try:
+            if self._probe.compiled_pass():  # a compiled forward pass ran since the step: it started a new one
+                self._stepped = False
             step = self._step - 1 if self._stepped else self._step
             self._loss_step = step
             if self._pending is not None:
@@ -323,6 +330,7 @@ class Monitor:
         return self._final
 
     def _detach_hooks(self) -> None:
+        eager_steps.release(self)
         atexit.unregister(self._atexit)
         for clock in [*self._retired, self._clock]:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
@@ -374,6 +382,7 @@ class Monitor:
         return self.config.is_sampled(step) or step < self._dense_until
 
     def _before_step(self) -> None:
+        eager_steps.release(self)  # its passes are done: the optimizer step and the next ones run compiled
         self._complete_measurement()  # in case the root module is never called, so no pass start did it
         self._emit_pending()
         if self._sampled(self._step):
@@ -388,14 +397,27 @@ class Monitor:
             if not self._waiting:
                 self._complete_measurement()
         self._step += 1
+        self._probe.compiled_pass()  # this step's compiled passes are behind us
         self._stepped = True
         if self._doctor is not None:
             self._treat_at_boundary(self._doctor)
         self._probe.new_pass()
         if self._sampled(self._step):
-            self._probe.arm()  # a no-op when the hooks are still armed from this step
+            self._arm()  # a no-op when the hooks are still armed from this step
         else:
             self._probe.disarm()
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the model runs under ``torch.compile`` (passed compiled, compiled in place, or seen so)."""
+        self._seen_compiled = self._seen_compiled or self._probe.compiled
+        return self._seen_compiled or self._wrapper is not None or is_compiled_in_place(self.model)
+
+    def _arm(self) -> None:
+        """Arm the per-layer hooks for a sampled step; a compiled model runs that step eagerly, so they see it."""
+        self._probe.arm()
+        if self.compiled:
+            self._probe.may_intercept = eager_steps.hold(self)
 
     def _before_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         # its gradients are final only now: a GradScaler unscales each optimizer's own just before it steps
@@ -477,11 +499,18 @@ class Monitor:
     def _make_probe(self) -> ForwardProbe:
         hooked = sorted(self.layers + find_frozen_layers(self.model), key=lambda layer: layer.index)
         return ForwardProbe(
-            self.model, hooked, self.config.saturation_margin, self._on_pass_start, self._on_output, self._guard
+            self.model,
+            hooked,
+            self.config.saturation_margin,
+            self._on_pass_start,
+            self._on_output,
+            self._guard,
+            root=self._wrapper,
         )
 
     def _rebuild(self) -> None:
         """After surgery (a swapped activation, an inserted norm): find the layers again and hook them."""
+        self._seen_compiled = self.compiled
         self._probe.remove()
         self.layers = find_layers(self.model)
         self._grad = GradientProbe(self.layers)
@@ -601,6 +630,7 @@ class Monitor:
         if self._disabled:
             return
         self._disabled = True
+        eager_steps.release(self)
         try:
             if self._final is None and not self._closed:
                 self._probe.remove()  # the per-step root hooks go; the step counter stays

@@ -1,0 +1,48 @@
+"""ProbeHook: every module hook gradmedic registers, so that pickling and ``torch.compile`` can tell them apart.
+
+Pickling leaves ProbeHooks out of a module's state (probe/pickling.py). Under ``torch.compile`` a
+ProbeHook does nothing inside a graph: dynamo traces it as an empty function (no graph break, no op,
+no guard on the probe's state), and it notes that it was compiled, so the Monitor knows to run its
+sampled steps eagerly (probe/eager_steps.py). A hook that runs between compiled frames, with dynamo's
+frame callback still installed (the root module's hooks of a compiled custom module run so), runs
+with dynamo disabled: otherwise dynamo would try to compile every function the hook calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch._C._dynamo.eval_frame import get_eval_frame_callback
+
+
+class ProbeHook:
+    """A hook of gradmedic's: called like the function it wraps, and inert in compiled graphs."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.compiled = False  # this hook was reached under torch.compile (traced, or between graphs)
+
+    def __call__(self, *args: Any) -> Any:
+        if torch.compiler.is_compiling():
+            self.compiled = True  # dynamo replays this store after the graph; the hook adds nothing else
+            return None
+        if get_eval_frame_callback() not in (None, False):
+            self.compiled = True
+            return _outside_dynamo()(self.fn, *args)
+        return self.fn(*args)
+
+
+_DISABLED: Callable[..., Any] | None = None
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def _outside_dynamo() -> Callable[..., Any]:
+    """``_call`` with dynamo disabled while it runs (made once, when first needed: dynamo is imported by then)."""
+    global _DISABLED
+    if _DISABLED is None:
+        _DISABLED = torch._dynamo.disable(_call, reason="gradmedic's hooks stay out of compiled graphs")
+    return _DISABLED
