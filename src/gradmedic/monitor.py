@@ -41,6 +41,7 @@ from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
+from .probe.probe_hook import keep_out_of_dynamo
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
 from .probe.unwrap import compile_wrapper, is_compiled_in_place, unwrap
@@ -113,11 +114,12 @@ class Monitor:
         cfg = config or Config()
         self.config = replace(cfg, every=int(every)) if every is not None else cfg
         self.model = model
-        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there, outside its graph
+        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there too, outside its graph
         self._seen_compiled = False
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
+        keep_out_of_dynamo()  # again: torch._dynamo.reset() forgets it
         try:
             self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
         except BaseException:
@@ -505,7 +507,7 @@ class Monitor:
             self._on_pass_start,
             self._on_output,
             self._guard,
-            root=self._wrapper,
+            wrapper=self._wrapper,
         )
 
     def _rebuild(self) -> None:

@@ -111,6 +111,15 @@ def find_models_holding(wanted: set[int]) -> list[nn.Module]:
     return [m for m, _ in holders if id(m) not in children]
 
 
+def compile_wrapper_of(model: nn.Module) -> nn.Module | None:
+    """The live ``torch.compile`` wrapper of ``model``, if the script made one (any one, if it made several)."""
+    if "torch._dynamo" not in sys.modules:  # nothing was compiled
+        return None
+    wrappers = [m for m in live_instances(nn.Module) if type(m).__name__ == "OptimizedModule"]
+    held = [m for m in wrappers if getattr(m, "_orig_mod", None) is model]
+    return held[-1] if held else None
+
+
 def _contains(outer: nn.Module, inner: nn.Module) -> bool:
     return any(m is inner for m in outer.modules())
 
@@ -322,7 +331,7 @@ class ScriptWatcher:
             if logdir is not None and label:
                 logdir = str(Path(logdir) / label)
             monitor = Monitor(
-                model,
+                compile_wrapper_of(model) or model,  # its hooks see the compiled passes
                 optimizer,
                 logdir=logdir,
                 every=self.options.every,

@@ -66,7 +66,7 @@ class ForwardProbe:
         on_pass_start: Callable[[], None],
         on_output: Callable[[torch.Tensor], None],
         guard: Callable[[Callable[..., Any]], Callable[..., Any]],
-        root: nn.Module | None = None,
+        wrapper: nn.Module | None = None,
     ) -> None:
         self.model = model
         self.layers = layers
@@ -91,8 +91,9 @@ class ForwardProbe:
         self.may_intercept = True
         self._compiled_seen = False
         install_state_filter(model)  # a pickled or deep-copied model leaves these hooks behind
-        # on a torch.compile wrapper when there is one: its hooks run outside the compiled graph
-        root = model if root is None else root
+        # on the torch.compile wrapper when there is one: its hooks run outside the compiled graph, and
+        # the compiled module keeps the hook dicts it was compiled with (dynamo guards on their lengths)
+        root = model if wrapper is None else wrapper
         self._root_hooks = [
             ProbeHook(guard(self._root_pre)),
             ProbeHook(self._leave_mode),  # unguarded: leaves the mode even when the pass raised or the monitor stopped
