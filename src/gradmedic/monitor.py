@@ -41,7 +41,7 @@ from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
-from .probe.probe_hook import keep_out_of_dynamo
+from .probe.probe_hook import ProbeHook
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
 from .probe.unwrap import compile_wrapper, is_compiled_in_place, unwrap
@@ -49,6 +49,11 @@ from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Rep
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 from .sinks.defaults import default_sinks
+
+COMPILED_STEP = (
+    "the optimizer stepped inside a torch.compile'd function, where gradmedic's hooks do nothing: those "
+    "steps were not watched; compile the model (torch.compile(model)) and keep optimizer.step() outside it"
+)
 
 # id(model) -> its open monitor: one model, one monitor
 _WATCHING: dict[int, weakref.ref[Monitor]] = {}
@@ -119,7 +124,6 @@ class Monitor:
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
-        keep_out_of_dynamo()  # again: torch._dynamo.reset() forgets it
         try:
             self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
         except BaseException:
@@ -149,7 +153,7 @@ class Monitor:
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
-        self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
+        self._recurrence = RecurrenceProbe(model, wrapper=self._wrapper)  # measures nothing on a feed-forward model
         self._recurrent: dict[str, Recurrence] | None = None
         if self.config.is_sampled(start_step):
             self._arm()
@@ -239,7 +243,7 @@ class Monitor:
         if len(self.optimizers) > 1:
             self._other_hooks += [
                 register_pre_hook(optimizer, self._guard(self._before_other_step)),
-                optimizer.register_step_post_hook(self._guard(self._after_other_step)),
+                optimizer.register_step_post_hook(ProbeHook(self._guard(self._after_other_step))),
             ]
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
@@ -314,6 +318,8 @@ class Monitor:
             del _WATCHING[id(self.model)]
         try:
             self._detach_hooks()
+            if isinstance(self._clock, OptimizerClock) and self._clock.compiled:
+                self._incidents.append(Incident(self._step, "monitor", COMPILED_STEP))
             if not self._disabled:
                 self._complete_measurement()
                 self._emit_pending()

@@ -40,8 +40,9 @@ from . import arguments
 from .atomic_file import write_text_atomic
 from .config import Config
 from .faults import one_line
-from .monitor import Monitor, monitor_of
+from .monitor import COMPILED_STEP, Monitor, monitor_of
 from .probe.graph import graph_parameters
+from .probe.probe_hook import ProbeHook
 from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
 from .run_signals import Stopped, signals_deferred, stop_signals_raise
 from .unwatched import nothing_watched_reason
@@ -166,10 +167,12 @@ class ScriptWatcher:
     _backward_calls: int = 0
     _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
     _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
+    _step_hook: ProbeHook | None = None
     _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
     def install(self) -> None:
-        handle = register_optimizer_step_pre_hook(self._on_step)
+        self._step_hook = ProbeHook(self._on_step)  # inert in an optimizer step compiled with the script's code
+        handle = register_optimizer_step_pre_hook(self._step_hook)
         self._undo.append(handle.remove)
         from .keras.zero_code import install as watch_keras
 
@@ -361,6 +364,8 @@ class ScriptWatcher:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
         if report.steps == 0:
             reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
+            if self._step_hook is not None and self._step_hook.compiled:
+                reason = COMPILED_STEP
             report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
             if script_ran and not self.options.quiet:
                 print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)

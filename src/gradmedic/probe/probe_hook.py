@@ -1,11 +1,13 @@
-"""ProbeHook: every module hook gradmedic registers, so that pickling and ``torch.compile`` can tell them apart.
+"""ProbeHook: every hook gradmedic registers, so that pickling and ``torch.compile`` can tell them apart.
 
 Pickling leaves ProbeHooks out of a module's state (probe/pickling.py). Under ``torch.compile`` a
-ProbeHook does nothing inside a graph: dynamo traces it as an empty function (no graph break, no op,
-no guard on the probe's state), and it notes that it was compiled, so the Monitor knows to run its
-sampled steps eagerly (probe/eager_steps.py). A hook that dynamo meets between compiled frames (the
-root module's hooks of a compiled custom module are called so) runs as it is, and so does everything
-it calls (``keep_out_of_dynamo``): otherwise dynamo would try to compile each of those functions.
+ProbeHook does nothing: dynamo traces it as an empty function, inlined in the graph of the module
+that calls it or as a frame of its own when a module's hooks are called between graphs (the root
+hooks of a compiled custom module), so watching adds no graph break, no op and no guard on the probe's
+state. It notes that it was compiled, so the Monitor knows to run its sampled steps eagerly
+(probe/eager_steps.py). A hook that dynamo lets run as it is while its frame callback is installed
+(a frame past the recompile limit) runs with dynamo disabled, or dynamo would try to compile every
+function it calls.
 """
 
 from __future__ import annotations
@@ -31,24 +33,22 @@ class ProbeHook:
         if torch.compiler.is_compiling():
             self.compiled = True  # dynamo replays this store after the graph; the hook adds nothing else
             return None
-        if get_eval_frame_callback() not in (None, False):
-            self.compiled = True  # called between graphs: runs as it is (keep_out_of_dynamo)
+        if get_eval_frame_callback() not in (None, False):  # dynamo let this frame run as it is
+            self.compiled = True
+            return _outside_dynamo()(self.fn, *args)
         return self.fn(*args)
 
 
-def keep_out_of_dynamo() -> None:
-    """Have dynamo run a ProbeHook it meets between graphs as it is, and every function the hook calls.
-
-    Set on the code object, where ``torch._dynamo.reset()`` clears it: made at import, again whenever a
-    monitor attaches.
-    """
-    try:
-        from torch._C._dynamo.eval_frame import _FrameAction, _FrameExecStrategy, set_code_exec_strategy
-
-        skip = _FrameAction.SKIP
-        set_code_exec_strategy(ProbeHook.__call__.__code__, _FrameExecStrategy(skip, skip))
-    except Exception:  # a torch without it: dynamo compiles the hook into an empty frame instead
-        pass
+_DISABLED: Callable[..., Any] | None = None
 
 
-keep_out_of_dynamo()
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def _outside_dynamo() -> Callable[..., Any]:
+    """``_call`` with dynamo disabled while it runs (made when first needed: dynamo is loaded by then)."""
+    global _DISABLED
+    if _DISABLED is None:
+        _DISABLED = torch._dynamo.disable(_call, reason="gradmedic's hooks stay out of compiled graphs")
+    return _DISABLED
