@@ -9,9 +9,13 @@ Measured where computed: an activation module's output (module hook), a function
 (probe/functional.py, a TorchFunctionMode entered by the root hooks on sampled training passes), a
 recurrent layer's output sequence (probe/recurrent.py). Each such call counts, so the time steps of a
 hand-written recurrent cell accumulate into one site, whatever happens to the tensor afterwards. A
-layer whose activation was not seen this way is read from the input of the next layer (a proxy: under
-``torch.compile``, or a model whose root module is never called). The first layer's input is data,
-never an activation.
+layer whose activation was not seen this way is read from the input of the next layer (a proxy: a
+model whose root module is never called, so the mode is never entered). The first layer's input is
+data, never an activation.
+
+Under ``torch.compile`` every hook here does nothing inside compiled code (probe/probe_hook.py); the
+Monitor runs a compiled model's sampled steps eagerly (probe/eager_steps.py), where they measure as
+in eager mode. Given the compile wrapper, the root hooks go on it: it calls them outside its graph.
 
 Only the root model's hooks stay registered on every step (the per-layer hooks do not need the
 root to be called: a ModuleDict whose parts are called one by one is watched too); the post-hook hands the output to
