@@ -151,7 +151,7 @@ def test_a_model_compiled_in_place_is_watched_without_recompiles() -> None:
         warm = compiles()
         train(model, opt, 30, monitor, loss_before_step=True, losses=losses)
         assert compiles() == warm
-    assert warm["graphs"] == plain["graphs"] and warm["breaks"] == 0
+    assert plain["graphs"] >= 1 and warm["graphs"] == plain["graphs"] and warm["breaks"] == 0
     report = monitor.close()
     assert report.steps == 60 and [layer.units for layer in report.layers[:2]] == [32, 32]
     # the root hooks never ran on compiled steps, yet each loss is filed under its own step
