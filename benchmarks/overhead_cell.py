@@ -87,7 +87,8 @@ def run_cell(
     built = time.perf_counter()
     try:
         w = workloads.make(model, batch)
-        if TOOLS[tool_name].cls().compiles:
+        compiles = TOOLS[tool_name].cls().compiles
+        if compiles:
             w = workloads.compiled(w)
         out["workload"] = w.description
 
@@ -95,11 +96,12 @@ def run_cell(
             w.plain_step()
 
         timed(plain_step, 3)  # a compiled model compiles here
-        out["compile_s"] = round(time.perf_counter() - built, 1)
+        if compiles:
+            out["compile_s"] = round(time.perf_counter() - built, 1)
         probe = max(3, math.ceil(0.5 / (timed(plain_step, 3) / 3)))  # about half a second of plain steps
         plain_seconds = timed(plain_step, probe) / probe
         plain_peak = peak_rss_mb()
-        graphs_before = compiled_graphs()
+        graphs_before = compiled_graphs() if compiles else None
 
         stage = "attach"
         tool = TOOLS[tool_name].cls()()
