@@ -50,5 +50,8 @@ def _outside_dynamo() -> Callable[..., Any]:
     """``_call`` with dynamo disabled while it runs (made when first needed: dynamo is loaded by then)."""
     global _DISABLED
     if _DISABLED is None:
-        _DISABLED = torch._dynamo.disable(_call, reason="gradmedic's hooks stay out of compiled graphs")
+        try:
+            _DISABLED = torch._dynamo.disable(_call)
+        except Exception:  # never raise into the user's forward pass: run it as it is
+            _DISABLED = _call
     return _DISABLED
