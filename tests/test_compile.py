@@ -178,6 +178,25 @@ def test_watching_the_inner_module_of_a_compiled_one_costs_at_most_one_recompile
     assert [layer.units for layer in report.layers[:2]] == [32, 32]  # from step 1 on, sampled steps run eagerly
 
 
+def test_a_compiled_model_updated_by_hand_is_watched_by_its_backward_passes() -> None:
+    plain = plain_compiles(MODELS["custom"], 30)
+    torch.manual_seed(0)
+    model = MODELS["custom"]()
+    compiled = torch.compile(model, backend=BACKEND)
+    x, y = data.digits()
+    with gradmedic.watch(compiled, console=False) as monitor:  # no optimizer: p.data -= lr * p.grad
+        for xb, yb in data.batches(x, y, 64, 40):
+            F.cross_entropy(compiled(xb), yb).backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+                    p.grad = None
+    report = monitor.close()
+    assert compiles()["graphs"] == plain["graphs"] and compiles()["breaks"] == 0
+    assert report.steps == 40 and [layer.units for layer in report.layers[:2]] == [32, 32]
+    assert stance() == "default"
+
+
 def compiled_scenario(name: str, steps: int) -> gradmedic.Report:
     scenario = SCENARIOS[name]
     torch.manual_seed(0)

@@ -338,10 +338,10 @@ class Monitor:
         return self._final
 
     def _detach_hooks(self) -> None:
-        eager_steps.release(self)
         atexit.unregister(self._atexit)
         for clock in [*self._retired, self._clock]:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
+        eager_steps.release(self)
         for handle in self._other_hooks:
             handle.remove()
         self._probe.remove()
@@ -424,7 +424,7 @@ class Monitor:
     def _arm(self) -> None:
         """Arm the per-layer hooks for a sampled step; a compiled model runs that step eagerly, so they see it."""
         self._probe.arm()
-        if self.compiled:
+        if self.compiled and not self._closed:  # closing counts the last hand-updated step: nothing follows
             self._probe.may_intercept = eager_steps.hold(self)
 
     def _before_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
