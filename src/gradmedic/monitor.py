@@ -6,6 +6,9 @@ non-finite check of probe/sentinel.py, skipped while the loss is handed over eve
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer.
 
+Under ``torch.compile`` the hooks do nothing inside compiled code, and a sampled step of a compiled
+model runs eagerly (probe/eager_steps.py), so the compiled graphs stay as they are (docs/integrations.md).
+
 Promises (docs/reliability.md, "The monitor and the runner"): a wrong argument to ``watch()`` raises at
 once, before anything is attached, and a failed attach leaves nothing behind. After that, nothing
 raises into the user's loop, ``report()`` and ``close()`` included: an internal error switches the
@@ -119,7 +122,7 @@ class Monitor:
         cfg = config or Config()
         self.config = replace(cfg, every=int(every)) if every is not None else cfg
         self.model = model
-        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there too, outside its graph
+        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there, outside its graph
         self._seen_compiled = False
         self._incidents: list[Incident] = []
         self._final: Report | None = None
