@@ -11,6 +11,8 @@ details of every cell. Never asserted in tests: timings are noisy.
     .venv/bin/python benchmarks/overhead.py --quick # smoke run
     .venv/bin/python benchmarks/overhead.py --tools plain,gradmedic --models mlp --rounds 30
     .venv/bin/python benchmarks/overhead.py --repeats 3 # each cell in 3 fresh processes, medians
+    .venv/bin/python benchmarks/overhead.py --tools plain,gradmedic,plain-compiled,gradmedic-compiled
+                                                        # torch.compile rows next to the eager ones
 
 Where TensorFlow is installed, a Keras row follows (``benchmarks/overhead_keras.py`` in a subprocess:
 ``model.fit`` plain against watched by ``gradmedic.keras.GradmedicCallback``); ``--no-keras`` leaves it out.
@@ -191,6 +193,15 @@ def tables(results: list[dict[str, Any]], tools: list[str], models: list[str]) -
                 f"| {r['tool']} | {r['model']} | {r['plain_ms']:.2f} | {r['watched_ms']:.2f} | {r['ratio']:.3f} "
                 f"| {r['median_ratio']:.3f} | {inside} | {r['block']} x {r['rounds']} | {spread} |"
             )
+    compiled = [
+        f"- {r['tool']} on {r['model']}: compiled in {r['compile_s']:.0f} s; graphs added while watched "
+        f"{r['graphs_added']}, graph breaks added {r['graph_breaks_added']}"
+        for r in results
+        if r["ok"] and "graphs_added" in r and TOOLS[r["tool"]].cls().compiles
+    ]
+    if compiled:
+        detail += ["", "torch.compile cells (dynamo's counters, after the plain warm-up and after the rounds):"]
+        detail += compiled
     settings = [f"- {TOOLS[n].cls().label}: {TOOLS[n].cls().settings}" for n in tools]
     footnotes = [f"[{i}] {text}" for text, i in notes.items()]
     workloads = sorted({f"- {r['model']}: {r['workload']}" for r in results if "workload" in r})

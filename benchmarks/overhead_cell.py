@@ -53,6 +53,15 @@ def block_length(step_seconds: float, block_seconds: float, period: int) -> int:
     return max(period, period * round(block_seconds / step_seconds / period))
 
 
+def compiled_graphs() -> tuple[int, int] | None:
+    """(graphs compiled, graph breaks) so far in this process, when torch.compile has been used."""
+    if "torch._dynamo" not in sys.modules:
+        return None
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """The innermost exception of a chain: a peer's first failure, not the follow-up errors.
 
@@ -75,17 +84,24 @@ def run_cell(
 ) -> dict[str, Any]:
     stage = "build"
     out: dict[str, Any] = {"tool": tool_name, "model": model}
+    built = time.perf_counter()
     try:
         w = workloads.make(model, batch)
+        compiles = TOOLS[tool_name].cls().compiles
+        if compiles:
+            w = workloads.compiled(w)
         out["workload"] = w.description
 
         def plain_step() -> None:
             w.plain_step()
 
-        timed(plain_step, 3)
+        timed(plain_step, 3)  # a compiled model compiles here
+        if compiles:
+            out["compile_s"] = round(time.perf_counter() - built, 1)
         probe = max(3, math.ceil(0.5 / (timed(plain_step, 3) / 3)))  # about half a second of plain steps
         plain_seconds = timed(plain_step, probe) / probe
         plain_peak = peak_rss_mb()
+        graphs_before = compiled_graphs() if compiles else None
 
         stage = "attach"
         tool = TOOLS[tool_name].cls()()
@@ -129,6 +145,11 @@ def run_cell(
                 tw.append(watched_block())
                 tp.append(plain_block())
         inside_after = tool.inside_seconds()
+        if graphs_before is not None:  # what watching added to the compiled code: none of either is the goal
+            graphs_after = compiled_graphs()
+            assert graphs_after is not None
+            out["graphs_added"] = graphs_after[0] - graphs_before[0]
+            out["graph_breaks_added"] = graphs_after[1] - graphs_before[1]
         watched_peak = peak_rss_mb()
         stage = "close"
         tool.close()

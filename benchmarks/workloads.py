@@ -8,7 +8,7 @@ it runs in every peer's virtual environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -112,6 +112,13 @@ def _build(name: str, g: torch.Generator, batch: int | None) -> tuple[nn.Module,
         x = torch.randn(b, 32, 32, generator=g)
         return LSTMClassifier(), x, f"2-layer LSTM, hidden 128, seq 32, batch {b}"
     raise ValueError(f"unknown workload {name!r}; choose from {sorted(WORKLOADS)}")
+
+
+def compiled(w: Workload) -> Workload:
+    """The same workload with its model behind ``torch.compile`` (inductor; compiled at its first step)."""
+    model = torch.compile(w.model)
+    assert isinstance(model, nn.Module)
+    return replace(w, model=model, description=w.description + ", torch.compile")
 
 
 WORKLOADS: tuple[str, ...] = ("mlp", "cnn", "transformer", "lstm")

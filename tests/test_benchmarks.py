@@ -73,3 +73,12 @@ def test_detection_scores_a_small_suite() -> None:
     assert {o.system for o in results} == set(scoring.SYSTEMS)
     for table in (scoring.class_table(results), scoring.healthy_table(results), scoring.runs_table(results)):
         assert table.startswith("|")
+
+
+def test_compiled_cells_say_what_watching_added_to_the_compiled_code() -> None:
+    figures = dict(ratio=1.03, median_ratio=1.02, in_hooks=1.01, plain_ms=10.0, watched_ms=10.3, block=10, rounds=8)
+    cell = dict(tool="gradmedic-compiled", model="mlp", ok=True, peak_rss_mb=110.0, plain_rss_mb=100.0, **figures)
+    cell.update(workload="mlp, torch.compile", compile_s=42.0, graphs_added=0, graph_breaks_added=0)
+    table = overhead.tables([cell], ["gradmedic-compiled"], ["mlp"])
+    assert "| gradmedic, default settings, torch.compile | 1.030 |" in table
+    assert "gradmedic-compiled on mlp: compiled in 42 s; graphs added while watched 0, graph breaks added 0" in table

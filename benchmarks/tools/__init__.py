@@ -31,6 +31,8 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("plain", "plain:Plain", ""),
         ToolSpec("gradmedic", "gradmedic_tool:Gradmedic", ""),
         ToolSpec("gradmedic-every1", "gradmedic_tool:GradmedicEveryStep", ""),
+        ToolSpec("plain-compiled", "compiled:PlainCompiled", ""),
+        ToolSpec("gradmedic-compiled", "compiled:GradmedicCompiled", ""),
         ToolSpec("cockpit", "cockpit_economy:CockpitEconomy", "cockpit"),
         ToolSpec("smdebug", "smdebug_hook:SmdebugHook", "smdebug"),
         ToolSpec("wandb", "wandb_watch:WandbWatch", "wandb"),

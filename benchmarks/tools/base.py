@@ -87,6 +87,7 @@ class Tool:
     per_layer = ""  # what it measures per layer ("" when nothing)
     settings = ""  # the configuration used, in words
     period = 1  # the tool's sampling period in steps: blocks are a multiple of it
+    compiles = False  # the workload's model is torch.compile'd before its plain warm-up (plain blocks too)
 
     def __init__(self) -> None:
         self.stash: HookStash | None = None

@@ -6,6 +6,9 @@ non-finite check of probe/sentinel.py, skipped while the loss is handed over eve
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer.
 
+Under ``torch.compile`` the hooks do nothing inside compiled code, and a sampled step of a compiled
+model runs eagerly (probe/eager_steps.py), so the compiled graphs stay as they are (docs/integrations.md).
+
 Promises (docs/reliability.md, "The monitor and the runner"): a wrong argument to ``watch()`` raises at
 once, before anything is attached, and a failed attach leaves nothing behind. After that, nothing
 raises into the user's loop, ``report()`` and ``close()`` included: an internal error switches the
@@ -35,18 +38,25 @@ from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
+from .probe import eager_steps
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
 from .probe.layers import check_model, find_frozen_layers, find_layers
+from .probe.probe_hook import ProbeHook
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
-from .probe.unwrap import unwrap
+from .probe.unwrap import compile_wrapper, is_compiled_in_place, unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
 from .remedies.doctor import Doctor
 from .sinks.base import SinkSet
 from .sinks.defaults import default_sinks
+
+COMPILED_STEP = (
+    "the optimizer stepped inside a torch.compile'd function, where gradmedic's hooks do nothing: those "
+    "steps were not watched; compile the model (torch.compile(model)) and keep optimizer.step() outside it"
+)
 
 # id(model) -> its open monitor: one model, one monitor
 _WATCHING: dict[int, weakref.ref[Monitor]] = {}
@@ -92,6 +102,7 @@ class Monitor:
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
+        wrapper = compile_wrapper(model)
         model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
@@ -111,6 +122,8 @@ class Monitor:
         cfg = config or Config()
         self.config = replace(cfg, every=int(every)) if every is not None else cfg
         self.model = model
+        self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there, outside its graph
+        self._seen_compiled = False
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
@@ -143,10 +156,10 @@ class Monitor:
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
         self._probe = self._make_probe()
-        self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
+        self._recurrence = RecurrenceProbe(model, wrapper=self._wrapper)  # measures nothing on a feed-forward model
         self._recurrent: dict[str, Recurrence] | None = None
         if self.config.is_sampled(start_step):
-            self._probe.arm()
+            self._arm()
         self._infos: dict[str, LayerInfo] = {}
         self._infos_key: object = None
         self._measurement: GradientMeasurement | None = None
@@ -180,6 +193,7 @@ class Monitor:
 
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
+        eager_steps.release(self)
         clock = getattr(self, "_clock", None)
         if clock is not None:
             clock.close()
@@ -233,7 +247,7 @@ class Monitor:
         if len(self.optimizers) > 1:
             self._other_hooks += [
                 register_pre_hook(optimizer, self._guard(self._before_other_step)),
-                optimizer.register_step_post_hook(self._guard(self._after_other_step)),
+                optimizer.register_step_post_hook(ProbeHook(self._guard(self._after_other_step))),
             ]
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
@@ -249,6 +263,8 @@ class Monitor:
         if self._disabled or self._closed:
             return
         try:
+            if self._probe.compiled_pass():  # a compiled forward pass ran since the step: it started a new one
+                self._stepped = False
             step = self._step - 1 if self._stepped else self._step
             self._loss_step = step
             if self._pending is not None:
@@ -320,6 +336,8 @@ class Monitor:
             del _WATCHING[id(self.model)]
         try:
             self._detach_hooks()
+            if isinstance(self._clock, OptimizerClock) and self._clock.compiled:
+                self._incidents.append(Incident(self._step, "monitor", COMPILED_STEP))
             if not self._disabled:
                 self._complete_measurement()
                 self._emit_pending()
@@ -341,6 +359,7 @@ class Monitor:
         atexit.unregister(self._atexit)
         for clock in [*self._retired, self._clock]:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
+        eager_steps.release(self)
         for handle in self._other_hooks:
             handle.remove()
         self._probe.remove()
@@ -389,6 +408,7 @@ class Monitor:
         return self.config.is_sampled(step) or step < self._dense_until
 
     def _before_step(self) -> None:
+        eager_steps.release(self)  # its passes are done: the optimizer step and the next ones run compiled
         self._complete_measurement()  # in case the root module is never called, so no pass start did it
         self._emit_pending()
         if self._sampled(self._step):
@@ -403,14 +423,27 @@ class Monitor:
             if not self._waiting:
                 self._complete_measurement()
         self._step += 1
+        self._probe.compiled_pass()  # this step's compiled passes are behind us
         self._stepped = True
         if self._doctor is not None:
             self._treat_at_boundary(self._doctor)
         self._probe.new_pass()
         if self._sampled(self._step):
-            self._probe.arm()  # a no-op when the hooks are still armed from this step
+            self._arm()  # a no-op when the hooks are still armed from this step
         else:
             self._probe.disarm()
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the model runs under ``torch.compile`` (passed compiled, compiled in place, or seen so)."""
+        self._seen_compiled = self._seen_compiled or self._probe.compiled
+        return self._seen_compiled or self._wrapper is not None or is_compiled_in_place(self.model)
+
+    def _arm(self) -> None:
+        """Arm the per-layer hooks for a sampled step; a compiled model runs that step eagerly, so they see it."""
+        self._probe.arm()
+        if self.compiled and not self._closed:  # closing counts the last hand-updated step: nothing follows
+            self._probe.may_intercept = eager_steps.hold(self)
 
     def _before_other_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         # its gradients are final only now: a GradScaler unscales each optimizer's own just before it steps
@@ -495,11 +528,18 @@ class Monitor:
     def _make_probe(self) -> ForwardProbe:
         hooked = sorted(self.layers + find_frozen_layers(self.model), key=lambda layer: layer.index)
         return ForwardProbe(
-            self.model, hooked, self.config.saturation_margin, self._on_pass_start, self._on_output, self._guard
+            self.model,
+            hooked,
+            self.config.saturation_margin,
+            self._on_pass_start,
+            self._on_output,
+            self._guard,
+            wrapper=self._wrapper,
         )
 
     def _rebuild(self) -> None:
         """After surgery (a swapped activation, an inserted norm): find the layers again and hook them."""
+        self._seen_compiled = self.compiled
         self._probe.remove()
         self.layers = find_layers(self.model)
         self._grad = GradientProbe(self.layers)
@@ -619,6 +659,7 @@ class Monitor:
         if self._disabled:
             return
         self._disabled = True
+        eager_steps.release(self)
         try:
             if self._final is None and not self._closed:
                 self._probe.remove()  # the per-step root hooks go; the step counter stays

@@ -40,9 +40,10 @@ from . import arguments
 from .atomic_file import write_text_atomic
 from .config import Config
 from .faults import one_line
-from .monitor import Monitor, monitor_of
+from .monitor import COMPILED_STEP, Monitor, monitor_of
 from .probe.gradients import grad_norms
 from .probe.graph import graph_leaves, graph_parameters
+from .probe.probe_hook import ProbeHook
 from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
 from .run_signals import Stopped, signals_deferred, stop_signals_raise
 from .unwatched import nothing_watched_reason
@@ -112,6 +113,15 @@ def find_models_holding(wanted: set[int]) -> list[nn.Module]:
     return [m for m, _ in holders if id(m) not in children]
 
 
+def compile_wrapper_of(model: nn.Module) -> nn.Module | None:
+    """The live ``torch.compile`` wrapper of ``model``, if the script made one (any one, if it made several)."""
+    if "torch._dynamo" not in sys.modules:  # nothing was compiled
+        return None
+    wrappers = [m for m in live_instances(nn.Module) if type(m).__name__ == "OptimizedModule"]
+    held = [m for m in wrappers if getattr(m, "_orig_mod", None) is model]
+    return held[-1] if held else None
+
+
 def _contains(outer: nn.Module, inner: nn.Module) -> bool:
     return any(m is inner for m in outer.modules())
 
@@ -160,10 +170,12 @@ class ScriptWatcher:
     _first_leaves: dict[int, torch.Tensor] = field(default_factory=dict)  # until its gradients are read
     _first_grads: dict[int, float] = field(default_factory=dict)  # its gradient norms, by parameter id
     _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
+    _step_hook: ProbeHook | None = None
     _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
 
     def install(self) -> None:
-        handle = register_optimizer_step_pre_hook(self._on_step)
+        self._step_hook = ProbeHook(self._on_step)  # inert in an optimizer step compiled with the script's code
+        handle = register_optimizer_step_pre_hook(self._step_hook)
         self._undo.append(handle.remove)
         from .keras.zero_code import install as watch_keras
 
@@ -341,7 +353,7 @@ class ScriptWatcher:
             if logdir is not None and label:
                 logdir = str(Path(logdir) / label)
             monitor = Monitor(
-                model,
+                compile_wrapper_of(model) or model,  # its hooks see the compiled passes
                 optimizer,
                 logdir=logdir,
                 every=self.options.every,
@@ -371,6 +383,8 @@ class ScriptWatcher:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
         if report.steps == 0:
             reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
+            if self._step_hook is not None and self._step_hook.compiled:
+                reason = COMPILED_STEP
             report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
             if script_ran and not self.options.quiet:
                 print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)

@@ -16,6 +16,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from torch.utils.hooks import RemovableHandle
 
 from .closure import register_pre_hook
+from .probe_hook import ProbeHook
 
 Tick = Callable[[], None]
 Guard = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -38,10 +39,16 @@ class OptimizerClock:
 
     def __init__(self, optimizer: torch.optim.Optimizer, before: Tick, after: Tick, guard: Guard) -> None:
         self.optimizer = optimizer
+        self._after = ProbeHook(lambda *_: after())  # ``after`` never raises; it counts the step
         self._handles = [
             register_pre_hook(optimizer, guard(lambda *_: before())),  # after step(closure)'s backward
-            optimizer.register_step_post_hook(lambda *_: after()),  # ``after`` never raises; it counts the step
+            optimizer.register_step_post_hook(self._after),
         ]
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the optimizer stepped inside a compiled function, where its hooks do nothing."""
+        return self._after.compiled
 
     def pass_start(self) -> None:
         pass
@@ -70,8 +77,8 @@ class BackwardClock:
         ]
         self._end = guard(self._end_of_backward)
         self._global_handles = [
-            register_optimizer_step_pre_hook(guard(self._optimizer_pre)),
-            register_optimizer_step_post_hook(guard(self._optimizer_post)),
+            register_optimizer_step_pre_hook(ProbeHook(guard(self._optimizer_pre))),
+            register_optimizer_step_post_hook(ProbeHook(guard(self._optimizer_post))),
         ]
 
     def _on_grad(self, param: torch.Tensor) -> None:

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from .probe_hook import ProbeHook
+
 PreHook = Callable[[torch.optim.Optimizer, Any, Any], None]
 
 
@@ -31,7 +33,7 @@ def register_pre_hook(optimizer: torch.optim.Optimizer, hook: PreHook) -> Remova
             return args, {**kwargs, "closure": wrapped}
         return (args[0], wrapped, *args[2:]), kwargs
 
-    return optimizer.register_step_pre_hook(pre_hook)
+    return optimizer.register_step_pre_hook(ProbeHook(pre_hook))  # inert in a compiled optimizer step
 
 
 def _find_closure(args: Any, kwargs: Any) -> tuple[Callable[[], Any] | None, str]:

@@ -9,9 +9,13 @@ Measured where computed: an activation module's output (module hook), a function
 (probe/functional.py, a TorchFunctionMode entered by the root hooks on sampled training passes), a
 recurrent layer's output sequence (probe/recurrent.py). Each such call counts, so the time steps of a
 hand-written recurrent cell accumulate into one site, whatever happens to the tensor afterwards. A
-layer whose activation was not seen this way is read from the input of the next layer (a proxy: under
-``torch.compile``, or a model whose root module is never called). The first layer's input is data,
-never an activation.
+layer whose activation was not seen this way is read from the input of the next layer (a proxy: a
+model whose root module is never called, so the mode is never entered). The first layer's input is
+data, never an activation.
+
+Under ``torch.compile`` every hook here does nothing inside compiled code (probe/probe_hook.py); the
+Monitor runs a compiled model's sampled steps eagerly (probe/eager_steps.py), where they measure as
+in eager mode. Given the compile wrapper, the root hooks go on it: it calls them outside its graph.
 
 Only the root model's hooks stay registered on every step (the per-layer hooks do not need the
 root to be called: a ModuleDict whose parts are called one by one is watched too); the post-hook hands the output to
@@ -66,6 +70,7 @@ class ForwardProbe:
         on_pass_start: Callable[[], None],
         on_output: Callable[[torch.Tensor], None],
         guard: Callable[[Callable[..., Any]], Callable[..., Any]],
+        wrapper: nn.Module | None = None,
     ) -> None:
         self.model = model
         self.layers = layers
@@ -86,12 +91,22 @@ class ForwardProbe:
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
         # that produces CPU activations gets it at its first one
         self._scratch = cpu_scratch() if any(p.device.type == "cpu" for p in model.parameters()) else None
+        # functional activations may be intercepted in this step's passes (not in a compiled pass)
+        self.may_intercept = True
+        self._compiled_seen = False
         install_state_filter(model)  # a pickled or deep-copied model leaves these hooks behind
+        # on the torch.compile wrapper when there is one: its hooks run outside the compiled graph, and
+        # the compiled module keeps the hook dicts it was compiled with (dynamo guards on their lengths)
+        root = model if wrapper is None else wrapper
+        self._root_hooks = [
+            ProbeHook(guard(self._root_pre)),
+            ProbeHook(self._leave_mode),  # unguarded: leaves the mode even when the pass raised or the monitor stopped
+            ProbeHook(guard(self._root_post)),
+        ]
         self._root: list[RemovableHandle] = [
-            model.register_forward_pre_hook(ProbeHook(guard(self._root_pre))),
-            # unguarded: leaves the mode even when the pass raised or the monitor stopped
-            model.register_forward_hook(ProbeHook(self._leave_mode), always_call=True),
-            model.register_forward_hook(ProbeHook(guard(self._root_post))),
+            root.register_forward_pre_hook(self._root_hooks[0]),
+            root.register_forward_hook(self._root_hooks[1], always_call=True),
+            root.register_forward_hook(self._root_hooks[2]),
         ]
         self._activations = [
             (name, module, kind)
@@ -100,12 +115,26 @@ class ForwardProbe:
         ]
 
     # --- root hooks: every step --------------------------------------------------------------------
+    @property
+    def compiled(self) -> bool:
+        """Whether a forward pass of the model ran under ``torch.compile`` (its root hooks saw it)."""
+        return self._compiled_seen or any(hook.compiled for hook in self._root_hooks)
+
+    def compiled_pass(self) -> bool:
+        """Whether a pass ran compiled since the last call: the root pre-hook did nothing else for it."""
+        hook = self._root_hooks[0]
+        if not hook.compiled:
+            return False
+        hook.compiled = False  # a plain store; dynamo's graph stores True again and never reads it
+        self._compiled_seen = True
+        return True
+
     def _root_pre(self, module: nn.Module, args: Any) -> None:
-        if not _training(module):
+        if not _training(self.model):
             return
         self._on_pass_start()
         self.new_pass()
-        if self._armed and not self._mode.retired and not under_compile():
+        if self._armed and self.may_intercept and not self._mode.retired and not under_compile():
             self._mode.enter()
 
     def _leave_mode(self, module: nn.Module, args: Any, output: Any) -> None:
@@ -114,7 +143,7 @@ class ForwardProbe:
 
     def _root_post(self, module: nn.Module, args: Any, output: Any) -> None:
         self.flush()
-        if not _training(module):
+        if not _training(self.model):
             return
         tensors = output_tensors(output)
         if tensors:

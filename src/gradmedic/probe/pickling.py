@@ -15,12 +15,10 @@ from typing import Any, Callable
 
 from torch import nn
 
+from .probe_hook import ProbeHook
+
 # hook dicts that torch keys by the same handle id as the hook itself
 _COMPANIONS = ("_forward_hooks_with_kwargs", "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
-
-
-class ProbeHook(functools.partial[None]):
-    """A hook of gradmedic's: called exactly like the function it wraps (a C-level call, no extra frame)."""
 
 
 def without_probe_hooks(state: dict[str, Any]) -> dict[str, Any]:

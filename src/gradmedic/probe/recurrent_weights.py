@@ -72,7 +72,7 @@ def spectral_radius(
 class RecurrenceProbe:
     """Finds the recurrent weights of ``model`` and measures them; ``empty`` for a feed-forward model."""
 
-    def __init__(self, model: nn.Module, *, track_hidden: bool = False) -> None:
+    def __init__(self, model: nn.Module, *, track_hidden: bool = False, wrapper: nn.Module | None = None) -> None:
         self.model = model
         self.track_hidden = track_hidden
         self.weights: list[_Weight] = []
@@ -95,7 +95,8 @@ class RecurrenceProbe:
         for name, cell in self._cells.items():
             self._cell_handles[name] = cell.module.register_forward_hook(ProbeHook(self._safe(self._call_hook(name))))
         if self._cells:
-            self._pass_handle = model.register_forward_pre_hook(ProbeHook(self._safe(self._new_pass)))
+            root = model if wrapper is None else wrapper  # a torch.compile wrapper calls its hooks outside the graph
+            self._pass_handle = root.register_forward_pre_hook(ProbeHook(self._safe(self._new_pass)))
         if self._handles or self._cell_handles:
             install_state_filter(model)
 

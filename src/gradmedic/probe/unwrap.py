@@ -33,6 +33,18 @@ def unwrap_model(model: Any) -> nn.Module:
     return model
 
 
+def compile_wrapper(model: Any) -> nn.Module | None:
+    """The ``torch.compile`` wrapper ``model`` is, if it is one (its hooks run outside the compiled graph)."""
+    if isinstance(model, nn.Module) and isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        return model
+    return None
+
+
+def is_compiled_in_place(model: nn.Module) -> bool:
+    """``model.compile()`` was called: its whole ``__call__``, hooks included, runs compiled."""
+    return getattr(model, "_compiled_call_impl", None) is not None
+
+
 def unwrap_optimizer(optimizer: Any) -> Any:
     """The optimizer to hook: ``optimizer`` itself, or the ``torch.optim.Optimizer`` inside its wrappers.
 
