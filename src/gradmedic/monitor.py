@@ -33,7 +33,9 @@ from torch.utils.hooks import RemovableHandle
 
 from . import arguments
 from .config import Config
-from .faults import print_traceback, stopped_incident, warn_at_user
+from .distributed import RankGroup, fsdp_reason, is_writer
+from .faults import one_line, print_traceback, stopped_incident, warn_at_user
+from .merge_ranks import merge_ranks
 from .pipeline import Pipeline
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
@@ -114,6 +116,10 @@ class Monitor:
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
+        unsupported = fsdp_reason(model)
+        if unsupported is not None:
+            self._attach_nothing(unsupported, logdir, console, extra_sinks, start_step)
+            return
         try:
             self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
         except BaseException:
@@ -131,8 +137,10 @@ class Monitor:
         treat: bool,
         start_step: int,
     ) -> None:
+        # under torch.distributed every rank watches and only rank 0 writes (distributed.py)
+        self._group = RankGroup.join()
         try:
-            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
+            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks if is_writer() else [])
         except OSError as exc:
             raise ValueError(f"gradmedic.watch could not open logdir={str(logdir)!r} for the logs: {exc}") from exc
         self.layers = find_layers(model)
@@ -165,7 +173,20 @@ class Monitor:
                 stacklevel=3,
             )
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat and optimizers else None
+        self._doctor = (
+            Doctor(model, optimizers, self.config, shield=self._shield, distributed=self._group is not None)
+            if treat and optimizers
+            else None
+        )
+        self._treating = self._doctor is not None  # False once the ranks can no longer decide alike
+        if self._doctor is not None and self._group is not None and self._group.writer:
+            warnings.warn(
+                "gradmedic: treating a DistributedDataParallel run: cures are decided from every rank's figures "
+                "and applied alike on every rank, with rank 0's weights broadcast after each; batch-norm "
+                "insertion is off (DDP would not synchronise the new parameters)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
         self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
@@ -176,6 +197,26 @@ class Monitor:
             self.add_optimizer(optimizer)
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
+
+    def _attach_nothing(
+        self, reason: str, logdir: str | Path | None, console: bool, extra_sinks: list[Any], start_step: int
+    ) -> None:
+        """A model gradmedic cannot watch (FSDP): no hook at all, a warning, and the reason in the report."""
+        if is_writer():
+            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
+            warnings.warn(f"gradmedic: {reason}", RuntimeWarning, stacklevel=4)
+        self.layers = []
+        self._disabled, self._closed, self._step = True, False, start_step
+        self._group = None
+        self._infos = {}
+        self._doctor = None
+        self._pipeline = Pipeline(self.config, self.sinks, None)
+        self._clock = _NoClock()
+        self._retired = []
+        self.optimizers = []
+        self._other_hooks = []
+        self._incidents.append(Incident(-1, "monitor", reason))
+        self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
 
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
@@ -250,7 +291,7 @@ class Monitor:
         try:
             step = self._step - 1 if self._stepped else self._step
             self._loss_step = step
-            if self._pending is not None:
+            if self._pending is not None and self._group is None:  # ranks file a late loss with the next record
                 self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
             else:
                 self._sentinel.record_loss(loss, step)
@@ -328,8 +369,9 @@ class Monitor:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
         for handle in self._other_hooks:
             handle.remove()
-        self._probe.remove()
-        self._recurrence.remove()
+        for part in (getattr(self, "_probe", None), getattr(self, "_recurrence", None)):
+            if part is not None:
+                part.remove()
         if self._disabled and self._doctor is not None:
             self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
 
@@ -350,6 +392,8 @@ class Monitor:
         """A step's end. It is counted even after the monitor stopped, so a report never claims fewer
         steps than ran; the clocks call it unguarded, and it never raises."""
         before = self._step
+        # every rank ends a sampled step here, stopped or not: the ranks exchange their records now
+        together = self._group is not None and not self._closed and self._sampled(before)
         if not self._disabled:
             try:  # what _guard does, without building a wrapper on every step
                 self._after_step()
@@ -357,6 +401,55 @@ class Monitor:
                 self._fail(exc, "Monitor._after_step")
         if self._step == before:
             self._step += 1
+        if together:
+            self._agree(before)
+
+    def _agree(self, step: int) -> None:
+        """Merge the records of every rank for a sampled step (distributed.py); never raises.
+
+        A rank that stopped watching sends nothing; then every rank sees that in the same list, and all
+        of them stop exchanging records and stop treating, alike.
+        """
+        group = self._group
+        assert group is not None
+        if not self._disabled and self._measurement is not None:  # several optimizers: do not wait for the rest
+            try:
+                self._complete_measurement()
+            except Exception as exc:
+                self._fail(exc, "Monitor._agree")
+        try:
+            if not group.handshake():
+                self._part_ways("not every rank watches this model (call gradmedic.watch on every rank)", step, False)
+                return
+            records = group.gather(None if self._disabled else self._pending)
+        except Exception as exc:
+            self._part_ways(f"the ranks could not exchange their records ({one_line(exc)})", step, True)
+            return
+        stopped = [rank for rank, record in enumerate(records) if record is None]
+        if stopped:
+            ranks = ", ".join(str(r) for r in stopped)
+            self._part_ways(f"rank {ranks} stopped watching", step, True)
+            return
+        if not self._disabled:
+            self._pending = merge_ranks([r for r in records if r is not None])
+
+    def _part_ways(self, why: str, step: int, incident: bool) -> None:
+        """Each rank on its own from now on: its own figures, no collective, no more treatment."""
+        self._group = None
+        message = f"{why}: from step {step} on, each rank reports only what it sees, and treatment stops"
+        if self._doctor is not None:
+            self._treating = False
+            if not incident:  # only some ranks watch: a gate on those alone would set the replicas apart
+                self._doctor.gate.remove()
+        if not is_writer():
+            return
+        warnings.warn(f"gradmedic: {message}", RuntimeWarning, stacklevel=2)
+        if incident:
+            record = Incident(step, "distributed", message)
+            self._incidents.append(record)
+            write = getattr(self.sinks, "write_incident", None)
+            if write is not None:
+                write(record)
 
     def _on_pass_start(self) -> None:
         self._clock.pass_start()
@@ -389,7 +482,7 @@ class Monitor:
                 self._complete_measurement()
         self._step += 1
         self._stepped = True
-        if self._doctor is not None:
+        if self._doctor is not None and self._treating:
             self._treat_at_boundary(self._doctor)
         self._probe.new_pass()
         if self._sampled(self._step):
@@ -425,6 +518,8 @@ class Monitor:
             self.sinks.write_treatment(record)
         if outcome.surgery:
             self._rebuild()
+        if self._group is not None and (outcome.records or outcome.surgery):
+            self._group.broadcast_model(self.model)  # a cure may draw random numbers: rank 0's weights win
         if outcome.treated:
             self._dense_until = self._step + doctor.patience + 1
 
@@ -620,6 +715,16 @@ class Monitor:
                 write(incident)
         except Exception:
             pass
+
+
+class _NoClock:
+    """The clock of a monitor that watches nothing: no hook, no step."""
+
+    def pass_start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _check_loss(loss: Any) -> None:

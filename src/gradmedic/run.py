@@ -39,6 +39,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from . import arguments
 from .atomic_file import write_text_atomic
 from .config import Config
+from .distributed import is_writer
 from .faults import one_line
 from .monitor import Monitor, monitor_of
 from .probe.graph import graph_parameters
@@ -353,9 +354,9 @@ class ScriptWatcher:
         if report.steps == 0:
             reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
             report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
-            if script_ran and not self.options.quiet:
+            if script_ran and not self.options.quiet and is_writer():
                 print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)
-        if self.options.json_path:
+        if self.options.json_path and is_writer():  # under torchrun, rank 0 writes the one report
             data = report.to_dict()
             data["models"] = [
                 {"label": w.label, "type": type(w.monitor.model).__name__, "steps": r.steps}
@@ -471,7 +472,7 @@ def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ende
                 watcher.finish(script_ran=compiled)
             except Exception as exc:
                 print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
-            if options.html_path:
+            if options.html_path and is_writer():
                 _write_html(options)
     except KeyboardInterrupt:
         print("gradmedic: report writing abandoned", file=sys.stderr)

@@ -55,11 +55,12 @@ class Doctor:
         optimizers: list[torch.optim.Optimizer],
         config: Config,
         shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        distributed: bool = False,
     ) -> None:
         self.gate = StepGate(optimizers, shield=shield)
         self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
         self.snapshots.maybe_take(0, healthy=True)
-        self.ctx = Context(model, optimizers, self.gate, self.snapshots, config)
+        self.ctx = Context(model, optimizers, self.gate, self.snapshots, config, distributed=distributed)
         self.plans = plans()
         self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
         self.episodes: dict[str, Episode] = {}
