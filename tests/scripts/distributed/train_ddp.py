@@ -1,6 +1,9 @@
 """A plain DDP training script (gloo on CPU, synthetic data) for the torchrun tests: it knows nothing of gradmedic.
 
-    torchrun --nproc_per_node=2 train_ddp.py [--steps N] [--problem healthy|dead|exploding] [--nan-on-rank1-at STEP]
+    torchrun --nproc_per_node=2 train_ddp.py [--steps N] [--problem healthy|dead|exploding] [--lr LR]
+                                             [--nan-on-rank1-at STEP]
+
+``--problem dead`` trains plain SGD at lr 8 (at ``--lr 20`` the loss blows up first, then units die).
 
 ``--nan-on-rank1-at`` adds a NaN to rank 1's loss value at one step, outside the graph (the gradient stays
 finite), so only rank 1 ever sees it. At the end every rank prints ``checksum rank=R <sha256>`` of its
@@ -19,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=40)
 parser.add_argument("--problem", default="healthy", choices=["healthy", "dead", "exploding"])
+parser.add_argument("--lr", type=float, default=None)
 parser.add_argument("--nan-on-rank1-at", type=int, default=-1)
 args = parser.parse_args()
 
@@ -26,7 +30,7 @@ dist.init_process_group("gloo")
 rank = dist.get_rank()
 torch.manual_seed(0)  # the same initial weights everywhere (DDP broadcasts rank 0's anyway)
 
-lr = {"healthy": 0.05, "dead": 3.0, "exploding": 0.05}[args.problem]
+lr = args.lr or {"healthy": 0.05, "dead": 8.0, "exploding": 0.05}[args.problem]
 width = 64
 model = nn.Sequential(
     nn.Linear(16, width),
@@ -40,6 +44,7 @@ if args.problem == "exploding":
         for layer in (model[0], model[2], model[4]):
             layer.weight.mul_(12.0)
 ddp = DistributedDataParallel(model)
+torch.manual_seed(1000 + rank)  # from here on each rank draws its own random numbers, as many scripts do
 optimizer = torch.optim.SGD(ddp.parameters(), lr=lr, momentum=0.9 if args.problem == "exploding" else 0.0)
 
 data = torch.Generator().manual_seed(100 + rank)  # each rank its own shard of the data
