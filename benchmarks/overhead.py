@@ -11,6 +11,7 @@ details of every cell. Never asserted in tests: timings are noisy.
     .venv/bin/python benchmarks/overhead.py --quick # smoke run
     .venv/bin/python benchmarks/overhead.py --tools plain,gradmedic --models mlp --rounds 30
     .venv/bin/python benchmarks/overhead.py --repeats 3 # each cell in 3 fresh processes, medians
+    .venv/bin/python benchmarks/overhead.py --ddp       # and a DDP row (2 ranks, torchrun): overhead_ddp.py
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--setup-peers", action="store_true", help="run benchmarks/setup_peers.sh first")
     parser.add_argument("--json", type=Path, help="also write every cell's result here (after each cell)")
     parser.add_argument("--tables-from", type=Path, help="print the tables of a saved --json file; run nothing")
+    parser.add_argument("--ddp", action="store_true", help="also the DDP row: 2 ranks under torchrun (overhead_ddp.py)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.block_seconds, args.budget = 2, 0.1, 5.0
@@ -218,6 +220,11 @@ def main() -> None:
         f"{time.time() - started:.0f} s in all.\n"
     )
     print(tables(results, tools, models))
+    if args.ddp:
+        from benchmarks.overhead_ddp import measure, table
+
+        rounds = 4 if args.quick else 12
+        print("\n" + table(measure(rounds, block=20, warmup=40, width=256), width=256))
 
 
 if __name__ == "__main__":
