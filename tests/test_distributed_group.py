@@ -6,11 +6,13 @@ torchrun are in test_distributed.py.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +20,8 @@ import torch.distributed as dist
 from torch import nn
 
 import gradmedic
-from gradmedic.distributed import RankGroup, broadcast_tensors, handshake, is_writer, process_rank
+from gradmedic.distributed import FSDP_UNSUPPORTED, RankGroup, broadcast_tensors, handshake, is_writer, process_rank
+from gradmedic.run import RunOptions, run
 
 
 def _port() -> int:
@@ -112,3 +115,38 @@ def test_the_writer_is_rank_0_from_torchrun_env_when_no_group(monkeypatch: pytes
     assert is_writer()
     monkeypatch.delenv("RANK")
     assert is_writer()
+
+
+FSDP_SCRIPT = """
+import sys
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.fsdp import fully_shard
+
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{sys.argv[1]}", rank=0, world_size=1)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+fully_shard(model)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    opt.zero_grad()
+    model(torch.randn(5, 4)).sum().backward()
+    opt.step()
+dist.destroy_process_group()
+print("trained")
+"""
+
+
+def test_gradmedic_run_on_an_fsdp_script_runs_it_unwatched_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "train_fsdp.py"
+    script.write_text(FSDP_SCRIPT)
+    report_path = tmp_path / "report.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = run(str(script), [str(_port())], RunOptions(json_path=str(report_path), quiet=True))
+    assert code == 0
+    assert "trained" in capsys.readouterr().out
+    incidents = json.loads(report_path.read_text())["incidents"]
+    assert [i["error"] for i in incidents] == [FSDP_UNSUPPORTED]  # not also "no training step was watched"

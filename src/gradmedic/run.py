@@ -39,7 +39,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from . import arguments
 from .atomic_file import write_text_atomic
 from .config import Config
-from .distributed import is_writer
+from .distributed import FSDP_UNSUPPORTED, is_writer
 from .faults import one_line
 from .monitor import Monitor, monitor_of
 from .probe.graph import graph_parameters
@@ -351,7 +351,7 @@ class ScriptWatcher:
         report = merge_reports(reports)
         if self.incidents:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
-        if report.steps == 0:
+        if report.steps == 0 and not any(i.error == FSDP_UNSUPPORTED for i in report.incidents):
             reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
             report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
             if script_ran and not self.options.quiet and is_writer():
