@@ -4,24 +4,26 @@ Under ``torchrun`` every rank runs the same script and watches its own replica. 
 (console, JSONL, TensorBoard, ``--json``, ``--html``); the others measure and keep quiet. On each
 sampled step the ranks exchange their records in one small collective (``gather``) and every rank
 merges the same list the same way (merge_ranks.py), so a NaN seen by rank 1 alone is in rank 0's
-report, and treatment, which decides from those records, decides the same on every rank. After a cure
-has changed the weights, rank 0's parameters and buffers are broadcast (``broadcast_model``), so the
-replicas stay bit-identical even when the cure drew random numbers.
+report, and treatment, which decides from those records, decides the same on every rank. Cures run
+with the same random draws on every rank (``same_draws``), and at the exchange after a cure rank 0's
+parameters and buffers are broadcast (``broadcast_model``), so the replicas stay bit-identical.
 
-Collectives happen only where every rank is at the same point: the optimizer's step hooks of a sampled
-step (the schedule is the step counter, the same everywhere) and a treatment's step boundary. Before
-the first one, the ranks check through the process group's store that all of them are watching
-(``handshake``): a script that watches on rank 0 only gets no collective at all, and no treatment.
-FSDP shards the parameters, so a rank's gradients are a slice of the model's: it is detected and not
+Collectives happen only at one point that every rank reaches at the same steps, stopped watching or
+not: the optimizer's post-step hook of a sampled step (the schedule is the step counter, and what the
+ranks agreed at the last exchange). Before the first one, the ranks check through the process
+group's store that all of them are watching (``handshake``): a script that watches on rank 0 only gets
+no collective at all, and no treatment. FSDP shards the parameters, so a rank's gradients are a slice of the model's: it is detected and not
 watched (``fsdp_reason``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -29,7 +31,8 @@ from torch import nn
 
 from .records import StepStats
 
-HANDSHAKE_SECONDS = 30.0  # ranks reach their first sampled step within one step of each other
+# ranks reach their first sampled step within one step of each other; GRADMEDIC_HANDSHAKE_SECONDS overrides it
+HANDSHAKE_SECONDS = float(os.environ.get("GRADMEDIC_HANDSHAKE_SECONDS", "30"))
 _keys = itertools.count()  # monitors are made in the same order on every rank: their store keys match
 
 FSDP_UNSUPPORTED = (
@@ -81,6 +84,28 @@ def fsdp_reason(model: nn.Module) -> str | None:
     return FSDP_UNSUPPORTED if any(isinstance(m, kinds) for m in model.modules()) else None
 
 
+@dataclass(frozen=True)
+class RankRecord:
+    """What one rank sends at a sampled step: its record (None once it stopped watching), whether its doctor
+    changed the model since the last exchange, and until which step it wants every step sampled."""
+
+    stats: StepStats | None
+    resync: bool = False
+    dense_until: int = 0
+
+
+@contextlib.contextmanager
+def same_draws(model: nn.Module, seed: int) -> Iterator[None]:
+    """Random numbers seeded by ``seed`` inside, the caller's generators untouched after: replicas in step
+    that run a cure here draw the same numbers (the broadcast that follows is the guarantee)."""
+    devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        for index in devices:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
+
+
 class RankGroup:
     """The ranks of the default process group, as one monitor sees them."""
 
@@ -101,22 +126,21 @@ class RankGroup:
     def writer(self) -> bool:
         return self.rank == 0
 
-    def handshake(self, seconds: float = HANDSHAKE_SECONDS) -> bool:
+    def handshake(self, seconds: float | None = None) -> bool:
         """Whether every rank watches this model; rank 0 decides and the others read its decision.
 
         Goes through the store, which never waits on a collective: a rank that does not watch is
         waited for at most ``seconds``, once, and then the ranks go on without collectives.
         """
         if self.agreed is None:
-            self.agreed = handshake(
-                dist.distributed_c10d._get_default_store(), self.key, self.rank, self.world, seconds
-            )
+            store = dist.distributed_c10d._get_default_store()
+            self.agreed = handshake(store, self.key, self.rank, self.world, seconds or HANDSHAKE_SECONDS)
         return self.agreed
 
-    def gather(self, stats: StepStats | None) -> list[StepStats | None]:
-        """Every rank's record of this sampled step, in rank order (None: that rank has none)."""
+    def gather(self, record: RankRecord) -> list[RankRecord]:
+        """Every rank's record of this sampled step, in rank order."""
         out: list[Any] = [None] * self.world
-        dist.all_gather_object(out, stats)
+        dist.all_gather_object(out, record)
         return out
 
     def broadcast_model(self, model: nn.Module) -> None:

@@ -33,7 +33,7 @@ from torch.utils.hooks import RemovableHandle
 
 from . import arguments
 from .config import Config
-from .distributed import RankGroup, fsdp_reason, is_writer
+from .distributed import RankGroup, RankRecord, fsdp_reason, is_writer, same_draws
 from .faults import one_line, print_traceback, stopped_incident, warn_at_user
 from .merge_ranks import merge_ranks
 from .pipeline import Pipeline
@@ -150,6 +150,8 @@ class Monitor:
         self._grad = GradientProbe(self.layers)
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
+        self._dense_wanted = 0  # under DDP, _dense_until changes only when the ranks exchange records
+        self._resync = False  # under DDP, the doctor changed the model since the last exchange
         self._probe = self._make_probe()
         self._recurrence = RecurrenceProbe(model)  # measures nothing on a feed-forward model
         self._recurrent: dict[str, Recurrence] | None = None
@@ -405,10 +407,12 @@ class Monitor:
             self._agree(before)
 
     def _agree(self, step: int) -> None:
-        """Merge the records of every rank for a sampled step (distributed.py); never raises.
+        """Exchange and merge the records of every rank for a sampled step (distributed.py); never raises.
 
-        A rank that stopped watching sends nothing; then every rank sees that in the same list, and all
-        of them stop exchanging records and stop treating, alike.
+        This is the only place ranks communicate, and every rank, stopped or not, comes here at the same
+        steps: the schedule is the step counter and what the ranks agreed here. After a cure on any rank,
+        rank 0's weights are broadcast. A rank that stopped watching sends no record; every rank sees that
+        in the same list, and all of them stop exchanging records and stop treating, alike.
         """
         group = self._group
         assert group is not None
@@ -421,17 +425,25 @@ class Monitor:
             if not group.handshake():
                 self._part_ways("not every rank watches this model (call gradmedic.watch on every rank)", step, False)
                 return
-            records = group.gather(None if self._disabled else self._pending)
+            mine = RankRecord(None if self._disabled else self._pending, self._resync, self._dense_wanted)
+            records = group.gather(mine)
+            self._resync = False
+            if any(r.resync for r in records):
+                group.broadcast_model(self.model)
         except Exception as exc:
             self._part_ways(f"the ranks could not exchange their records ({one_line(exc)})", step, True)
             return
-        stopped = [rank for rank, record in enumerate(records) if record is None]
+        self._dense_until = max(self._dense_until, *(r.dense_until for r in records))
+        stopped = [rank for rank, record in enumerate(records) if record.stats is None]
         if stopped:
             ranks = ", ".join(str(r) for r in stopped)
             self._part_ways(f"rank {ranks} stopped watching", step, True)
             return
         if not self._disabled:
-            self._pending = merge_ranks([r for r in records if r is not None])
+            try:  # a pure function of the same list on every rank: it fails everywhere or nowhere
+                self._pending = merge_ranks([r.stats for r in records if r.stats is not None])
+            except Exception as exc:
+                self._fail(exc, "Monitor._agree")
 
     def _part_ways(self, why: str, step: int, incident: bool) -> None:
         """Each rank on its own from now on: its own figures, no collective, no more treatment."""
@@ -443,13 +455,16 @@ class Monitor:
                 self._doctor.gate.remove()
         if not is_writer():
             return
-        warnings.warn(f"gradmedic: {message}", RuntimeWarning, stacklevel=2)
-        if incident:
-            record = Incident(step, "distributed", message)
-            self._incidents.append(record)
-            write = getattr(self.sinks, "write_incident", None)
-            if write is not None:
-                write(record)
+        try:
+            if incident:
+                record = Incident(step, "distributed", message)
+                self._incidents.append(record)
+                write = getattr(self.sinks, "write_incident", None)
+                if write is not None:
+                    write(record)
+            warn_at_user(f"gradmedic: {message}")
+        except Exception:  # warnings turned into errors: the report still has the incident
+            pass
 
     def _on_pass_start(self) -> None:
         self._clock.pass_start()
@@ -513,15 +528,22 @@ class Monitor:
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
-        outcome = doctor.after_step(self._step)
+        if self._group is None:
+            outcome = doctor.after_step(self._step)
+        else:  # the same draws on every rank; rank 0's weights go out at the next exchange all the same
+            with same_draws(self.model, self._step):
+                outcome = doctor.after_step(self._step)
+            self._resync = self._resync or bool(outcome.records) or outcome.surgery
         for record in outcome.records:
             self.sinks.write_treatment(record)
         if outcome.surgery:
             self._rebuild()
-        if self._group is not None and (outcome.records or outcome.surgery):
-            self._group.broadcast_model(self.model)  # a cure may draw random numbers: rank 0's weights win
         if outcome.treated:
-            self._dense_until = self._step + doctor.patience + 1
+            until = self._step + doctor.patience + 1
+            if self._group is None:
+                self._dense_until = until
+            else:  # every rank must sample the same steps: this takes effect at the next exchange
+                self._dense_wanted = max(self._dense_wanted, until)
 
     # --- one host transfer per sampled step -----------------------------------------------------------
     def _finalize(self, m: GradientMeasurement, step: int) -> None:
