@@ -20,7 +20,8 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-SCRIPT = Path(__file__).parent / "scripts" / "distributed" / "train_ddp.py"
+SCRIPTS = Path(__file__).parent / "scripts" / "distributed"
+SCRIPT = SCRIPTS / "train_ddp.py"
 NAN_STEP = 25  # rank 1's loss goes NaN here, and only there: its gradient stays finite
 CHECKSUM = re.compile(r"checksum rank=(\d) ([0-9a-f]{64})")
 
@@ -31,18 +32,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _torchrun(folder: Path, gradmedic_args: list[str], script_args: list[str]) -> subprocess.Popen[str]:
+def _torchrun(
+    folder: Path, gradmedic_args: list[str] | None, script_args: list[str], script: Path = SCRIPT
+) -> subprocess.Popen[str]:
+    """``torchrun -m gradmedic run [gradmedic_args] script``, or the script alone when gradmedic_args is None."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
-    command += ["-m", "gradmedic", "run", *gradmedic_args, str(SCRIPT), *script_args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command += ["-m", "gradmedic", "run", *gradmedic_args] if gradmedic_args is not None else []
+    command += [str(script), *script_args]
+    # a rank that never watches is waited for 3 s, not 30
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "GRADMEDIC_HANDSHAKE_SECONDS": "3"}
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("ddp")
-    watched, treated = root / "watched", root / "treated"
+    watched, treated, api = root / "watched", root / "treated", root / "api"
     started = {
         "watched": _torchrun(
             watched,
@@ -62,6 +68,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ["--treat", "--json", str(treated / "report.json")],
             ["--steps", "80", "--problem", "dead", "--lr", "20"],
         ),
+        "api": _torchrun(api, None, [], SCRIPTS / "watch_two_models.py"),
     }
     out: dict[str, Any] = {"watched_dir": watched, "treated_dir": treated}
     for name, process in started.items():
@@ -129,3 +136,27 @@ def test_treatment_keeps_the_replicas_bit_identical(runs: dict[str, Any]) -> Non
     assert remedies & {"rollback", "revive_units", "init", "leaky_activation"}, report["treatments"]  # weights changed
     assert "batch_norm" not in remedies
     assert stderr.count("steps watched") == 1
+
+
+def _checksums(stdout: str, name: str) -> dict[str, str]:
+    return dict(re.findall(rf"checksum {name} rank=(\d) ([0-9a-f]{{64}})", stdout))
+
+
+def test_a_rank_that_stops_watching_stops_the_exchange_without_a_hang(runs: dict[str, Any]) -> None:
+    stdout, _ = _ok(runs, "api")
+    reports = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
+    sums = _checksums(stdout, "shared")
+    assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], stdout
+    errors = [i["error"] for i in reports["shared"]["incidents"] if i["component"] == "distributed"]
+    assert errors and "rank 1 stopped watching" in errors[0], reports["shared"]["incidents"]
+    assert reports["shared"]["steps"] == 40
+
+
+def test_a_model_watched_on_rank_0_alone_is_not_treated_on_rank_0_alone(runs: dict[str, Any]) -> None:
+    stdout, stderr = _ok(runs, "api")
+    reports = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
+    sums = _checksums(stdout, "rank0_only")
+    assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], stdout  # a one-sided cure would set them apart
+    assert reports["rank0_only"]["steps"] == 40
+    assert not reports["rank0_only"]["treatments"]
+    assert "not every rank watches this model" in stderr
