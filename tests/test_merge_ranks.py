@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -82,3 +83,16 @@ def test_every_rank_merging_the_same_list_gets_the_same_record() -> None:
     a, b = merge_ranks(records), merge_ranks(list(records))
     assert a.loss == b.loss and a.losses == b.losses
     assert np.array_equal(a.layers["fc0"].activation.active, b.layers["fc0"].activation.active)  # type: ignore[union-attr]
+
+
+def test_the_merge_imports_no_framework(tmp_path: Path) -> None:
+    from .test_without_torch import _run_without_torch
+
+    done = _run_without_torch(
+        """
+        from gradmedic.merge_ranks import merge_ranks
+        assert "torch" not in sys.modules
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr

@@ -182,12 +182,10 @@ class Monitor:
         )
         self._treating = self._doctor is not None  # False once the ranks can no longer decide alike
         if self._doctor is not None and self._group is not None and self._group.writer:
-            warnings.warn(
+            warn_at_user(
                 "gradmedic: treating a DistributedDataParallel run: cures are decided from every rank's figures "
                 "and applied alike on every rank, with rank 0's weights broadcast after each; batch-norm "
-                "insertion is off (DDP would not synchronise the new parameters)",
-                RuntimeWarning,
-                stacklevel=3,
+                "insertion is off (DDP would not synchronise the new parameters)"
             )
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
@@ -206,7 +204,7 @@ class Monitor:
         """A model gradmedic cannot watch (FSDP): no hook at all, a warning, and the reason in the report."""
         if is_writer():
             self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
-            warnings.warn(f"gradmedic: {reason}", RuntimeWarning, stacklevel=4)
+            warn_at_user(f"gradmedic: {reason}")
         self.layers = []
         self._disabled, self._closed, self._step = True, False, start_step
         self._group = None
