@@ -435,7 +435,7 @@ def run(script: str, args: list[str], options: RunOptions) -> int:
     if problem is not None:
         print(f"gradmedic run: {problem}", file=sys.stderr)
         return 2
-    if options.html_path and not options.logdir:
+    if options.html_path and not options.logdir and is_writer():  # the other ranks of a torchrun write nothing
         options = replace(options, logdir=tempfile.mkdtemp(prefix="gradmedic-"))
     watcher = ScriptWatcher(options)
     watcher.install()
