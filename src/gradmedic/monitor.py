@@ -432,6 +432,8 @@ class Monitor:
             self._part_ways(f"the ranks could not exchange their records ({one_line(exc)})", step, True)
             return
         self._dense_until = max(self._dense_until, *(r.dense_until for r in records))
+        if not self._disabled and self._sampled(self._step):
+            self._probe.arm()  # the next step is sampled now: its forward pass measures activations too
         stopped = [rank for rank, record in enumerate(records) if record.stats is None]
         if stopped:
             ranks = ", ".join(str(r) for r in stopped)
