@@ -20,7 +20,15 @@ import torch.distributed as dist
 from torch import nn
 
 import gradmedic
-from gradmedic.distributed import FSDP_UNSUPPORTED, RankGroup, broadcast_tensors, handshake, is_writer, process_rank
+from gradmedic.distributed import (
+    FSDP_UNSUPPORTED,
+    RankGroup,
+    broadcast_tensors,
+    handshake,
+    is_writer,
+    process_rank,
+    wrapped_by_ddp,
+)
 from gradmedic.run import RunOptions, run
 
 
@@ -77,7 +85,7 @@ def test_ddp_is_unwrapped_and_a_single_process_needs_no_group(group: None) -> No
             ddp(torch.randn(5, 4)).pow(2).mean().backward()
             opt.step()
     assert monitor.model is model
-    assert RankGroup.join() is None  # one rank: nothing to agree on
+    assert RankGroup.join(model, ddp) is None  # one rank: nothing to agree on
     assert [info.name for info in monitor.report().layers][:2] == ["0", "2"]
     assert monitor.report().steps == 3
 
@@ -150,3 +158,11 @@ def test_gradmedic_run_on_an_fsdp_script_runs_it_unwatched_and_says_why(
     assert "trained" in capsys.readouterr().out
     incidents = json.loads(report_path.read_text())["incidents"]
     assert [i["error"] for i in incidents] == [FSDP_UNSUPPORTED]  # not also "no training step was watched"
+
+
+def test_only_a_module_that_ddp_wraps_is_a_replica(group: None) -> None:
+    inner, alone = nn.Linear(4, 2), nn.Linear(4, 2)
+    ddp = nn.parallel.DistributedDataParallel(inner)
+    assert wrapped_by_ddp(inner)
+    assert not wrapped_by_ddp(alone)  # model or pipeline parallel pieces never exchange records or weights
+    assert not wrapped_by_ddp(ddp)

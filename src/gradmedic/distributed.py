@@ -19,8 +19,10 @@ watched (``fsdp_reason``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Iterator
@@ -116,9 +118,16 @@ class RankGroup:
         self.agreed: bool | None = None  # None until the handshake
 
     @classmethod
-    def join(cls) -> RankGroup | None:
-        """The group, when this process is one of several; None for a single process."""
+    def join(cls, model: nn.Module, handed: Any = None) -> RankGroup | None:
+        """The group, when this process is one of several and ``model`` is a DDP replica; else None.
+
+        ``handed`` is what the caller passed (the DDP wrapper itself, before unwrapping). A model that no
+        DDP wraps (model or pipeline parallelism, independent models per rank) is no replica: its ranks
+        watch it each on their own, and never exchange records or weights.
+        """
         if not initialised() or dist.get_world_size() < 2:
+            return None
+        if not (isinstance(handed, nn.parallel.DistributedDataParallel) or wrapped_by_ddp(model)):
             return None
         return cls(dist.get_rank(), dist.get_world_size(), f"gradmedic/monitor{next(_keys)}")
 
@@ -146,6 +155,25 @@ class RankGroup:
     def broadcast_model(self, model: nn.Module) -> None:
         """Rank 0's parameters and buffers to every rank, one collective per device and dtype."""
         broadcast_tensors([*model.parameters(), *model.buffers()])
+
+
+def wrapped_by_ddp(module: nn.Module) -> bool:
+    """Whether a live ``DistributedDataParallel`` holds ``module`` (one look through gc's objects, at attach)."""
+    return any(getattr(ddp, "module", None) is module for ddp in _live_ddp())
+
+
+def _live_ddp() -> list[Any]:
+    ddp = nn.parallel.DistributedDataParallel
+    found = []
+    with warnings.catch_warnings():  # isinstance wakes deprecated lazy attributes of some modules
+        warnings.simplefilter("ignore")
+        for obj in gc.get_objects():
+            try:
+                if isinstance(obj, ddp):
+                    found.append(obj)
+            except ReferenceError:  # a weakref.proxy whose object is gone
+                continue
+    return found
 
 
 def handshake(store: Any, key: str, rank: int, world: int, seconds: float) -> bool:

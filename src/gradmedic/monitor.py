@@ -94,6 +94,7 @@ class Monitor:
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
+        handed = model
         model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
@@ -121,7 +122,7 @@ class Monitor:
             self._attach_nothing(unsupported, logdir, console, extra_sinks, start_step)
             return
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
+            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step, handed)
         except BaseException:
             self._detach()
             raise
@@ -136,9 +137,10 @@ class Monitor:
         extra_sinks: list[Any],
         treat: bool,
         start_step: int,
+        handed: Any = None,
     ) -> None:
-        # under torch.distributed every rank watches and only rank 0 writes (distributed.py)
-        self._group = RankGroup.join()
+        # under torch.distributed only rank 0 writes, and DDP replicas exchange their records (distributed.py)
+        self._group = RankGroup.join(model, handed)
         try:
             self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks if is_writer() else [])
         except OSError as exc:
