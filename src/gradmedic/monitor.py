@@ -4,7 +4,8 @@ Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py:
 hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
 non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
-moves everything to the host in one transfer.
+moves everything to the host in one transfer; under DDP the ranks then exchange their records once
+(``_agree``, distributed.py), and rank 0 alone writes.
 
 Promises (docs/reliability.md, "The monitor and the runner"): a wrong argument to ``watch()`` raises at
 once, before anything is attached, and a failed attach leaves nothing behind. After that, nothing
@@ -530,11 +531,12 @@ class Monitor:
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
-        if self._group is None:
-            outcome = doctor.after_step(self._step)
-        else:  # the same draws on every rank; rank 0's weights go out at the next exchange all the same
-            with same_draws(self.model, self._step):
+        if self._group is not None and doctor.has_work:
+            with same_draws(self.model, self._step):  # the same draws on every rank (no cost on other steps)
                 outcome = doctor.after_step(self._step)
+        else:
+            outcome = doctor.after_step(self._step)
+        if self._group is not None:  # rank 0's weights go out at the next exchange all the same
             self._resync = self._resync or bool(outcome.records) or outcome.surgery
         for record in outcome.records:
             self.sinks.write_treatment(record)

@@ -252,6 +252,11 @@ class Doctor:
         self._update(self._skip_record, replace(record, after=after, outcome=outcome))
 
     @property
+    def has_work(self) -> bool:
+        """Whether the next ``after_step`` may change the model: a cure chosen, one to undo, or a stuck run."""
+        return bool(self._treat or self._undo) or self.gate.log.in_row >= STUCK
+
+    @property
     def stuck(self) -> bool:
         """Every recent step was dropped: the run makes no progress."""
         return self.gate.log.in_row >= STUCK
