@@ -166,3 +166,18 @@ def test_only_a_module_that_ddp_wraps_is_a_replica(group: None) -> None:
     assert wrapped_by_ddp(inner)
     assert not wrapped_by_ddp(alone)  # model or pipeline parallel pieces never exchange records or weights
     assert not wrapped_by_ddp(ddp)
+
+
+def test_same_draws_are_the_same_and_leave_the_callers_generator_alone() -> None:
+    from gradmedic.distributed import same_draws
+
+    model = nn.Linear(3, 3)
+    torch.manual_seed(5)
+    expected_next = torch.rand(4)
+    torch.manual_seed(5)
+    with same_draws(model, seed=12):
+        first = torch.randn(6)
+    with same_draws(model, seed=12):
+        second = torch.randn(6)
+    assert torch.equal(first, second)
+    assert torch.equal(torch.rand(4), expected_next)  # the script's own sequence goes on as if nothing happened

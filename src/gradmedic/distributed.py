@@ -33,8 +33,16 @@ from torch import nn
 
 from .records import StepStats
 
-# ranks reach their first sampled step within one step of each other; GRADMEDIC_HANDSHAKE_SECONDS overrides it
-HANDSHAKE_SECONDS = float(os.environ.get("GRADMEDIC_HANDSHAKE_SECONDS", "30"))
+
+def _handshake_seconds() -> float:
+    """Ranks reach their first sampled step within one step of each other: 30 s, or GRADMEDIC_HANDSHAKE_SECONDS."""
+    try:
+        return max(0.1, float(os.environ.get("GRADMEDIC_HANDSHAKE_SECONDS", "30")))
+    except ValueError:
+        return 30.0
+
+
+HANDSHAKE_SECONDS = _handshake_seconds()
 _keys = itertools.count()  # monitors are made in the same order on every rank: their store keys match
 
 FSDP_UNSUPPORTED = (
