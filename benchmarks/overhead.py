@@ -16,6 +16,7 @@ details of every cell. Never asserted in tests: timings are noisy.
 
 Where TensorFlow is installed, a Keras row follows (``benchmarks/overhead_keras.py`` in a subprocess:
 ``model.fit`` plain against watched by ``gradmedic.keras.GradmedicCallback``); ``--no-keras`` leaves it out.
+    .venv/bin/python benchmarks/overhead.py --ddp       # and a DDP row (2 ranks, torchrun): overhead_ddp.py
 """
 
 from __future__ import annotations
@@ -228,6 +229,7 @@ def main() -> None:
     parser.add_argument("--tables-from", type=Path, help="print the tables of a saved --json file; run nothing")
     parser.add_argument("--keras-rounds", type=int, default=16, help="rounds of the Keras row")
     parser.add_argument("--no-keras", action="store_true", help="leave out the Keras row")
+    parser.add_argument("--ddp", action="store_true", help="also the DDP row: 2 ranks under torchrun (overhead_ddp.py)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.block_seconds, args.budget, args.keras_rounds = 2, 0.1, 5.0, 2
@@ -276,6 +278,11 @@ def main() -> None:
             file=sys.stderr,
         )
         print("\n" + keras_section(keras))
+    if args.ddp:
+        from benchmarks.overhead_ddp import measure, table
+
+        rounds = 4 if args.quick else 12
+        print("\n" + table(measure(rounds, block=20, warmup=40, width=256), width=256))
 
 
 if __name__ == "__main__":

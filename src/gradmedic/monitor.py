@@ -4,7 +4,8 @@ Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py:
 hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
 non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
-moves everything to the host in one transfer.
+moves everything to the host in one transfer; under DDP the ranks then exchange their records once
+(``_agree``, distributed.py), and rank 0 alone writes.
 
 Under ``torch.compile`` the hooks do nothing inside compiled code, and a sampled step of a compiled
 model runs eagerly (probe/eager_steps.py), so the compiled graphs stay as they are (docs/integrations.md).
@@ -36,7 +37,9 @@ from torch.utils.hooks import RemovableHandle
 
 from . import arguments
 from .config import Config
-from .faults import print_traceback, stopped_incident, warn_at_user
+from .distributed import RankGroup, RankRecord, fsdp_reason, is_writer, same_draws
+from .faults import one_line, print_traceback, stopped_incident, warn_at_user
+from .merge_ranks import merge_ranks
 from .pipeline import Pipeline
 from .probe import eager_steps
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
@@ -103,6 +106,7 @@ class Monitor:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
         wrapper = compile_wrapper(model)
+        handed = model
         model, optimizer = unwrap(model, optimizer)  # accelerate's and Lightning's wrappers, torch.compile
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
@@ -127,8 +131,12 @@ class Monitor:
         self._incidents: list[Incident] = []
         self._final: Report | None = None
         self.sinks = SinkSet([])
+        unsupported = fsdp_reason(model)
+        if unsupported is not None:
+            self._attach_nothing(unsupported, logdir, console, extra_sinks, start_step)
+            return
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
+            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step, handed)
         except BaseException:
             self._detach()
             raise
@@ -143,9 +151,12 @@ class Monitor:
         extra_sinks: list[Any],
         treat: bool,
         start_step: int,
+        handed: Any = None,
     ) -> None:
+        # under torch.distributed only rank 0 writes, and DDP replicas exchange their records (distributed.py)
+        self._group = RankGroup.join(model, handed)
         try:
-            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
+            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks if is_writer() else [])
         except OSError as exc:
             raise ValueError(f"gradmedic.watch could not open logdir={str(logdir)!r} for the logs: {exc}") from exc
         self.layers = find_layers(model)
@@ -155,6 +166,8 @@ class Monitor:
         self._grad = GradientProbe(self.layers)
         self._sentinel = Sentinel()
         self._dense_until = 0  # after a treatment, every step is sampled until it has been judged
+        self._dense_wanted = 0  # under DDP, _dense_until changes only when the ranks exchange records
+        self._resync = False  # under DDP, the doctor changed the model since the last exchange
         self._probe = self._make_probe()
         self._recurrence = RecurrenceProbe(model, wrapper=self._wrapper)  # measures nothing on a feed-forward model
         self._recurrent: dict[str, Recurrence] | None = None
@@ -179,7 +192,18 @@ class Monitor:
                 stacklevel=3,
             )
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat and optimizers else None
+        self._doctor = (
+            Doctor(model, optimizers, self.config, shield=self._shield, distributed=self._group is not None)
+            if treat and optimizers
+            else None
+        )
+        self._treating = self._doctor is not None  # False once the ranks can no longer decide alike
+        if self._doctor is not None and self._group is not None and self._group.writer:
+            warn_at_user(
+                "gradmedic: treating a DistributedDataParallel run: cures are decided from every rank's figures "
+                "and applied alike on every rank, with rank 0's weights broadcast after each; batch-norm "
+                "insertion is off (DDP would not synchronise the new parameters)"
+            )
         self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
         self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
@@ -190,6 +214,26 @@ class Monitor:
             self.add_optimizer(optimizer)
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
+
+    def _attach_nothing(
+        self, reason: str, logdir: str | Path | None, console: bool, extra_sinks: list[Any], start_step: int
+    ) -> None:
+        """A model gradmedic cannot watch (FSDP): no hook at all, a warning, and the reason in the report."""
+        if is_writer():
+            self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
+            warn_at_user(f"gradmedic: {reason}")
+        self.layers = []
+        self._disabled, self._closed, self._step = True, False, start_step
+        self._group = None
+        self._infos = {}
+        self._doctor = None
+        self._pipeline = Pipeline(self.config, self.sinks, None)
+        self._clock = _NoClock()
+        self._retired = []
+        self.optimizers = []
+        self._other_hooks = []
+        self._incidents.append(Incident(-1, "monitor", reason))
+        self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
 
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
@@ -267,7 +311,7 @@ class Monitor:
                 self._stepped = False
             step = self._step - 1 if self._stepped else self._step
             self._loss_step = step
-            if self._pending is not None:
+            if self._pending is not None and self._group is None:  # ranks file a late loss with the next record
                 self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
             else:
                 self._sentinel.record_loss(loss, step)
@@ -362,8 +406,9 @@ class Monitor:
         eager_steps.release(self)
         for handle in self._other_hooks:
             handle.remove()
-        self._probe.remove()
-        self._recurrence.remove()
+        for part in (getattr(self, "_probe", None), getattr(self, "_recurrence", None)):
+            if part is not None:
+                part.remove()
         if self._disabled and self._doctor is not None:
             self._doctor.gate.remove()  # doctor.close() does it otherwise; a stopped monitor skips that
 
@@ -384,6 +429,8 @@ class Monitor:
         """A step's end. It is counted even after the monitor stopped, so a report never claims fewer
         steps than ran; the clocks call it unguarded, and it never raises."""
         before = self._step
+        # every rank ends a sampled step here, stopped or not: the ranks exchange their records now
+        together = self._group is not None and not self._closed and self._sampled(before)
         if not self._disabled:
             try:  # what _guard does, without building a wrapper on every step
                 self._after_step()
@@ -391,6 +438,70 @@ class Monitor:
                 self._fail(exc, "Monitor._after_step")
         if self._step == before:
             self._step += 1
+        if together:
+            self._agree(before)
+
+    def _agree(self, step: int) -> None:
+        """Exchange and merge the records of every rank for a sampled step (distributed.py); never raises.
+
+        This is the only place ranks communicate, and every rank, stopped or not, comes here at the same
+        steps: the schedule is the step counter and what the ranks agreed here. After a cure on any rank,
+        rank 0's weights are broadcast. A rank that stopped watching sends no record; every rank sees that
+        in the same list, and all of them stop exchanging records and stop treating, alike.
+        """
+        group = self._group
+        assert group is not None
+        if not self._disabled and self._measurement is not None:  # several optimizers: do not wait for the rest
+            try:
+                self._complete_measurement()
+            except Exception as exc:
+                self._fail(exc, "Monitor._agree")
+        try:
+            if not group.handshake():
+                self._part_ways("not every rank watches this model (call gradmedic.watch on every rank)", step, False)
+                return
+            mine = RankRecord(None if self._disabled else self._pending, self._resync, self._dense_wanted)
+            records = group.gather(mine)
+            self._resync = False
+            if any(r.resync for r in records):
+                group.broadcast_model(self.model)
+        except Exception as exc:
+            self._part_ways(f"the ranks could not exchange their records ({one_line(exc)})", step, True)
+            return
+        self._dense_until = max(self._dense_until, *(r.dense_until for r in records))
+        if not self._disabled and self._sampled(self._step):
+            self._probe.arm()  # the next step is sampled now: its forward pass measures activations too
+        stopped = [rank for rank, record in enumerate(records) if record.stats is None]
+        if stopped:
+            ranks = ", ".join(str(r) for r in stopped)
+            self._part_ways(f"rank {ranks} stopped watching", step, True)
+            return
+        if not self._disabled:
+            try:  # a pure function of the same list on every rank: it fails everywhere or nowhere
+                self._pending = merge_ranks([r.stats for r in records if r.stats is not None])
+            except Exception as exc:
+                self._fail(exc, "Monitor._agree")
+
+    def _part_ways(self, why: str, step: int, incident: bool) -> None:
+        """Each rank on its own from now on: its own figures, no collective, no more treatment."""
+        self._group = None
+        message = f"{why}: from step {step} on, each rank reports only what it sees, and treatment stops"
+        if self._doctor is not None:
+            self._treating = False
+            if not incident:  # only some ranks watch: a gate on those alone would set the replicas apart
+                self._doctor.gate.remove()
+        if not is_writer():
+            return
+        try:
+            if incident:
+                record = Incident(step, "distributed", message)
+                self._incidents.append(record)
+                write = getattr(self.sinks, "write_incident", None)
+                if write is not None:
+                    write(record)
+            warn_at_user(f"gradmedic: {message}")
+        except Exception:  # warnings turned into errors: the report still has the incident
+            pass
 
     def _on_pass_start(self) -> None:
         self._clock.pass_start()
@@ -425,7 +536,7 @@ class Monitor:
         self._step += 1
         self._probe.compiled_pass()  # this step's compiled passes are behind us
         self._stepped = True
-        if self._doctor is not None:
+        if self._doctor is not None and self._treating:
             self._treat_at_boundary(self._doctor)
         self._probe.new_pass()
         if self._sampled(self._step):
@@ -468,13 +579,23 @@ class Monitor:
 
     def _treat_at_boundary(self, doctor: Doctor) -> None:
         """Apply what the doctor chose, between steps: no forward pass is in flight here."""
-        outcome = doctor.after_step(self._step)
+        if self._group is not None and doctor.has_work:
+            with same_draws(self.model, self._step):  # the same draws on every rank (no cost on other steps)
+                outcome = doctor.after_step(self._step)
+        else:
+            outcome = doctor.after_step(self._step)
+        if self._group is not None:  # rank 0's weights go out at the next exchange all the same
+            self._resync = self._resync or bool(outcome.records) or outcome.surgery
         for record in outcome.records:
             self.sinks.write_treatment(record)
         if outcome.surgery:
             self._rebuild()
         if outcome.treated:
-            self._dense_until = self._step + doctor.patience + 1
+            until = self._step + doctor.patience + 1
+            if self._group is None:
+                self._dense_until = until
+            else:  # every rank must sample the same steps: this takes effect at the next exchange
+                self._dense_wanted = max(self._dense_wanted, until)
 
     # --- one host transfer per sampled step -----------------------------------------------------------
     def _finalize(self, m: GradientMeasurement, step: int) -> None:
@@ -679,6 +800,16 @@ class Monitor:
                 write(incident)
         except Exception:
             pass
+
+
+class _NoClock:
+    """The clock of a monitor that watches nothing: no hook, no step."""
+
+    def pass_start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _check_loss(loss: Any) -> None:

@@ -39,6 +39,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from . import arguments
 from .atomic_file import write_text_atomic
 from .config import Config
+from .distributed import FSDP_UNSUPPORTED, is_writer
 from .faults import one_line
 from .monitor import COMPILED_STEP, Monitor, monitor_of
 from .probe.gradients import grad_norms
@@ -381,14 +382,14 @@ class ScriptWatcher:
         report = merge_reports(reports)
         if self.incidents:
             report = replace(report, incidents=(*report.incidents, *self.incidents))
-        if report.steps == 0:
+        if report.steps == 0 and not any(i.error == FSDP_UNSUPPORTED for i in report.incidents):
             reason = nothing_watched_reason(self._backward_calls, bool(self.watched), sys.modules)
             if self._step_hook is not None and self._step_hook.compiled:
                 reason = COMPILED_STEP
             report = replace(report, incidents=(*report.incidents, Incident(step=-1, component="runner", error=reason)))
-            if script_ran and not self.options.quiet:
+            if script_ran and not self.options.quiet and is_writer():
                 print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)
-        if self.options.json_path:
+        if self.options.json_path and is_writer():  # under torchrun, rank 0 writes the one report
             data = report.to_dict()
             data["models"] = [
                 {"label": w.label, "type": type(w.monitor.model).__name__, "steps": r.steps}
@@ -467,7 +468,7 @@ def run(script: str, args: list[str], options: RunOptions) -> int:
     if problem is not None:
         print(f"gradmedic run: {problem}", file=sys.stderr)
         return 2
-    if options.html_path and not options.logdir:
+    if options.html_path and not options.logdir and is_writer():  # the other ranks of a torchrun write nothing
         options = replace(options, logdir=tempfile.mkdtemp(prefix="gradmedic-"))
     watcher = ScriptWatcher(options)
     watcher.install()
@@ -504,7 +505,7 @@ def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ende
                 watcher.finish(script_ran=compiled)
             except Exception as exc:
                 print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
-            if options.html_path:
+            if options.html_path and is_writer():
                 _write_html(options)
     except KeyboardInterrupt:
         print("gradmedic: report writing abandoned", file=sys.stderr)

@@ -1,7 +1,7 @@
 """What ``watch`` is handed, made into what it can hook: the module that runs and the optimizer that steps.
 
-Frameworks wrap both. accelerate's ``AcceleratedOptimizer`` and Lightning's ``LightningOptimizer``
-hold the real optimizer in ``.optimizer`` (the first subclasses ``torch.optim.Optimizer`` without
+Frameworks wrap both. DistributedDataParallel and DataParallel hold the model in ``.module``.
+accelerate's ``AcceleratedOptimizer`` and Lightning's ``LightningOptimizer`` hold the real optimizer in ``.optimizer`` (the first subclasses ``torch.optim.Optimizer`` without
 running its ``__init__``, so it has no hook tables); ``torch.compile`` returns an ``OptimizedModule``
 that holds the model in ``._orig_mod``. The wrappers call through to the inner objects, so hooks on
 those see every step. Anything else that is not a module or an optimizer gets a ``TypeError`` that
@@ -19,9 +19,14 @@ _MAX_DEPTH = 8  # wrappers of wrappers; a cycle of ``.optimizer`` references end
 
 
 def unwrap_model(model: Any) -> nn.Module:
-    """The module to hook: ``model`` itself, or the one a ``torch.compile`` wrapper holds."""
+    """The module to hook: ``model`` itself, or the one a ``torch.compile``, DDP or DataParallel wrapper holds.
+
+    FSDP is left wrapped: the monitor recognises it and says it is not watched (distributed.py).
+    """
     for _ in range(_MAX_DEPTH):
         inner = getattr(model, "_orig_mod", None)
+        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            inner = model.module
         if not isinstance(model, nn.Module) or not isinstance(inner, nn.Module):
             break
         model = inner

@@ -51,8 +51,8 @@ class InsertBatchNorm:
 
     def candidates(self, ctx: Context) -> list[str]:
         """Hidden Linear/conv layers with a measured activation that no norm layer follows yet."""
-        if isinstance(ctx.model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            return []  # surgery under a wrapper would desynchronise its replicas
+        if ctx.distributed or isinstance(ctx.model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            return []  # the wrapper would not synchronise the new parameters: its replicas would drift apart
         by_order = sorted(ctx.layers.values(), key=lambda i: i.order)
         out = []
         for pos, info in enumerate(by_order):

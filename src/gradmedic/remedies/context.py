@@ -28,6 +28,7 @@ class Context:
     firing: frozenset[str] = frozenset()  # the problem kinds the detectors find on the latest window
     onset: int = 0  # the earliest first step of the family being treated (its diagnoses date it differently)
     stuck: bool = False  # every recent step was dropped: only cures that act on the weights can help
+    distributed: bool = False  # a replica of a DDP run: cures that add parameters are off (DDP would not sync them)
 
     def module(self, name: str) -> nn.Module | None:
         try:

@@ -55,11 +55,12 @@ class Doctor:
         optimizers: list[torch.optim.Optimizer],
         config: Config,
         shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        distributed: bool = False,
     ) -> None:
         self.gate = StepGate(optimizers, shield=shield)
         self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
         self.snapshots.maybe_take(0, healthy=True)
-        self.ctx = Context(model, optimizers, self.gate, self.snapshots, config)
+        self.ctx = Context(model, optimizers, self.gate, self.snapshots, config, distributed=distributed)
         self.plans = plans()
         self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
         self.episodes: dict[str, Episode] = {}
@@ -249,6 +250,11 @@ class Doctor:
             outcome = f"{count}, the last at step {skipped[-1][0]}; the run went on with finite steps"
             after = dict(record.after)
         self._update(self._skip_record, replace(record, after=after, outcome=outcome))
+
+    @property
+    def has_work(self) -> bool:
+        """Whether the next ``after_step`` may change the model: a cure chosen, one to undo, or a stuck run."""
+        return bool(self._treat or self._undo) or self.gate.log.in_row >= STUCK
 
     @property
     def stuck(self) -> bool:
