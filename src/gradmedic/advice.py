@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import growth_advice
 from .records import (
@@ -86,6 +86,11 @@ def _clip_snippet(threshold: float) -> str:
 loss.backward()
 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={threshold:.3g})
 optimizer.step()"""
+
+
+def _clip_at(evidence: Mapping[str, Any], default: float) -> float:
+    """The threshold treatment applied (the pipeline puts it in the evidence), else ``default``."""
+    return float(evidence.get("suggested_clip", default))
 
 
 def _init_snippet(nonlinearity: str) -> str:
@@ -180,7 +185,7 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         remedies = [
             (
                 "clip_grad_norm",
-                f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
+                f"Clip the gradient norm at {clip:.3g} ({ev.get('suggested_clip_basis', 'from the calm norms')}).",
                 _clip_snippet(clip),
             ),
             ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
@@ -271,7 +276,11 @@ def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         )
     remedies = [
         lower_lr,
-        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(float(last) if last else 1.0)),
+        (
+            "clip_grad_norm",
+            "Clip the gradient norm.",
+            _clip_snippet(_clip_at(f.evidence, float(last) if last else 1.0)),
+        ),
         (
             "stable_loss",
             "Use numerically stable losses: logits into CrossEntropyLoss or BCEWithLogitsLoss, never log(softmax).",
@@ -302,7 +311,7 @@ def _divergence(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[
         )
     remedies = [
         ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
-        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(1.0)),
+        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(_clip_at(ev, 1.0))),
     ]
     return message, remedies
 

@@ -28,7 +28,7 @@ DETECTORS: dict[str, Detector] = {
 }
 
 # Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.
-ONSET_KEYS = ("suggested_clip", "baseline_norm", "through_time", "from_start")
+ONSET_KEYS = ("suggested_clip", "suggested_clip_basis", "baseline_norm", "through_time", "from_start")
 
 
 class Engine:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-import numpy as np
-
+from ..clip_threshold import suggested_clip
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
@@ -75,7 +74,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if in_time:
         evidence["through_time"] = in_time
     evidence["rules"] = rules
-    evidence["suggested_clip"] = suggested_clip(history, cfg)
+    evidence.update(clip_evidence(history, cfg))
     worst = max(finite) if finite else float("inf")
     return Finding(
         kind=EXPLODING,
@@ -107,6 +106,7 @@ def _from_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
             "global_grad_norm": norm,
             "through_time": cause,
             "suggested_clip": 1.0,
+            "suggested_clip_basis": "a default: the gradient overflowed at the first step, so no norm was calm",
         },
     )
 
@@ -131,12 +131,7 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
     return (max(rank, key=lambda n: rank[n]),) if rank else ()
 
 
-def suggested_clip(history: Sequence[StepStats], cfg: Config) -> float:
-    """A clipping threshold: the 90th percentile of the global norms seen before the first spike."""
-    norms = [s.global_grad_norm for s in history if math.isfinite(s.global_grad_norm)]
-    calm = norms
-    for i in range(cfg.exploding_min_history, len(norms)):
-        if norms[i] > cfg.exploding_spike_factor * median(norms[:i]):
-            calm = norms[:i]
-            break
-    return float(np.percentile(calm, 90)) if calm else 1.0
+def clip_evidence(history: Sequence[StepStats], cfg: Config) -> dict[str, object]:
+    """The clipping threshold to advise, from the sampled steps' global norms (clip_threshold.py)."""
+    found = suggested_clip([(s.step, s.global_grad_norm) for s in history if not s.loss_only], cfg)
+    return found.evidence() if found is not None else {"suggested_clip": 1.0, "suggested_clip_basis": "a default"}

@@ -115,10 +115,6 @@ class StepGate:
             else:
                 group["lr"] = lr
 
-    def calm_norms(self, before_step: int) -> list[float]:
-        """The finite global norms observed before a step (the calm before a spike)."""
-        return [n for s, n in self.norms if s < before_step and math.isfinite(n)]
-
     def remove(self) -> None:
         for opt in self.optimizers:
             self._restore_lr(opt)
