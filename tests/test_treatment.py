@@ -17,16 +17,6 @@ _twins: dict[str, RunResult] = {}
 # Cases that treatment brings far from chance but not within 0.1 of their twin (docs/treatment.md says
 # why): plain SGD at lr 30 is chaotic, and where it ends depends on the thread count. Their floor instead:
 NOT_YET_CLOSE = {"relu_huge_lr": 0.7}
-# rnn_long_sequence: the early divergence rule now rolls it back at step 42 (was 72), and the clipped run that
-# follows ends 11x (1 thread: 0.50 vs 0.045) to 13x (2 threads: 0.29 vs 0.023) above its twin, where every other
-# case meets 10x. A known shortfall of the rollback's clip threshold (issue 17), so expected to fail until mended.
-FALLS_SHORT = {
-    "rnn_long_sequence": pytest.mark.xfail(
-        reason="treated run ends 11-13x above its twin after the early rollback (issue 17)", strict=False
-    )
-}
-
-
 def _twin(name: str) -> RunResult:
     if name not in _twins:
         _twins[name], _ = train(SCENARIOS[name])
@@ -38,7 +28,7 @@ def test_every_problem_has_a_healthy_twin() -> None:
         assert SCENARIOS[name].twin in HEALTHY, name
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=FALLS_SHORT.get(n, ())) for n in PROBLEMS])
+@pytest.mark.parametrize("name", PROBLEMS)
 def test_treatment_brings_the_problem_close_to_its_healthy_twin(name: str) -> None:
     scenario = SCENARIOS[name]
     untreated, _ = train(scenario)

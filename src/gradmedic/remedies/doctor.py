@@ -55,10 +55,13 @@ class Doctor:
         optimizers: list[torch.optim.Optimizer],
         config: Config,
         shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        start_step: int = 0,
     ) -> None:
-        self.gate = StepGate(optimizers, shield=shield)
+        # without an optimizer the script updates the weights by hand: the gate acts on the gradients it reads
+        self.gate = StepGate(optimizers, shield=shield, model=None if optimizers else model)
+        self.gate.step = start_step
         self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
-        self.snapshots.maybe_take(0, healthy=True)
+        self.snapshots.take(start_step)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config)
         self.plans = plans()
         self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
@@ -218,7 +221,12 @@ class Doctor:
             record = Treatment(
                 step=skipped[0][0],
                 kind=NON_FINITE,
-                action="drop the optimizer step: its gradient was non-finite, so no NaN or Inf reached the weights",
+                action=(
+                    "drop the step: its gradient was non-finite, so it was zeroed before the update by hand"
+                    if self.gate.model is not None
+                    else "drop the optimizer step: its gradient was non-finite"
+                )
+                + ", so no NaN or Inf reached the weights",
                 reason=f"the global gradient norm was {skipped[0][1]}",
                 after=after,
                 reverse="nothing to reverse: the dropped steps left the weights as they were",

@@ -17,7 +17,7 @@ from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import applied_figures, threshold_before
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower
+from .lower_lr import lower, now
 
 
 def damaged(ctx: Context) -> bool:
@@ -63,12 +63,8 @@ class Rollback:
                 ctx.gate.clip_at = found.threshold
                 clipped = applied_figures(found)
                 then = f", and clip the gradient norm at {found.threshold:.3g} from now on ({found.basis})"
-        if not then:
-            lowered = lower(ctx)
-            if lowered:
-                then = (
-                    f", and lower the learning rate 10x (now {', '.join(f'{v:.3g}' for v in sorted(set(lowered[1])))})"
-                )
+        if not then and lower(ctx):
+            then = f", and lower the learning rate 10x ({now(ctx)})"
         ctx.snapshots.restore(snapshot)
         loss = f" (loss {snapshot.loss:.3g})" if snapshot.loss is not None else ""
         return Applied(
