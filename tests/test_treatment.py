@@ -17,6 +17,8 @@ _twins: dict[str, RunResult] = {}
 # Cases that treatment brings far from chance but not within 0.1 of their twin (docs/treatment.md says
 # why): plain SGD at lr 30 is chaotic, and where it ends depends on the thread count. Their floor instead:
 NOT_YET_CLOSE = {"relu_huge_lr": 0.7}
+
+
 def _twin(name: str) -> RunResult:
     if name not in _twins:
         _twins[name], _ = train(SCENARIOS[name])

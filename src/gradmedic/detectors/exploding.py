@@ -14,11 +14,11 @@ from ..clip_threshold import suggested_clip
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
-from .growth import from_start, per_layer_gain, recurrent_cause, through_time
+from .growth import depth_cause, from_start, per_layer_gain, recurrent_cause, through_time
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
-    started = _from_start(history, cfg)
+    started = _from_start(history, layers, cfg)
     window = last(history, cfg.window)
     if not window:
         return started
@@ -86,28 +86,36 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     )
 
 
-def _from_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
-    """Overflow at step 0, before any update, through a recurrent weight: no window needed, nothing is noise here."""
+def _from_start(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    """Overflow at step 0, before any update, through a recurrent weight or through depth: no window needed,
+    nothing is noise here."""
     if not from_start(history, cfg):
         return None
     cause = recurrent_cause(history, cfg)
-    if not cause:
+    depth = depth_cause(history, layers, cfg) if not cause else {}
+    if not cause and not depth:
         return None
-    norm = history[0].global_grad_norm
+    evidence: dict[str, object] = {
+        "rules": ["from_start"],
+        "from_start": True,
+        "global_grad_norm": history[0].global_grad_norm,
+        "suggested_clip": 1.0,
+        "suggested_clip_basis": "a default: the gradient overflowed at the first step, so no norm was calm",
+    }
+    if cause:
+        evidence["through_time"] = cause
+        where = tuple(dict.fromkeys(c["layer"] for c in cause.values()))
+    else:
+        evidence["through_depth"] = depth
+        evidence["per_layer_gain"] = depth["per_layer_gain"]
+        where = tuple(depth["layer_gain"])
     return Finding(
         kind=EXPLODING,
         severity="error",
-        layers=tuple(dict.fromkeys(c["layer"] for c in cause.values())),
+        layers=where,
         first_step=0,
         step=history[-1].step,
-        evidence={
-            "rules": ["from_start"],
-            "from_start": True,
-            "global_grad_norm": norm,
-            "through_time": cause,
-            "suggested_clip": 1.0,
-            "suggested_clip_basis": "a default: the gradient overflowed at the first step, so no norm was calm",
-        },
+        evidence=evidence,
     )
 
 

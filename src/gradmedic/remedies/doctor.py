@@ -91,9 +91,7 @@ class Doctor:
         firing = {
             FAMILY[d.kind]: d
             # a diagnosis that names where the gradient grows is the one to treat: sorted last, it wins its family
-            for d in sorted(
-                current.values(), key=lambda d: (bool(d.evidence.get("through_time")), -SEVERITY_RANK[d.severity])
-            )
+            for d in sorted(current.values(), key=lambda d: (_names_where(d), -SEVERITY_RANK[d.severity]))
             if d.kind in FAMILY
             and SEVERITY_RANK[d.severity] >= SEVERITY_RANK["warning"]
             and not d.evidence.get("explained_by")
@@ -320,3 +318,8 @@ def _improved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return True
     bd, ad = before.get("max_dead_fraction"), after.get("max_dead_fraction")
     return isinstance(bd, float) and isinstance(ad, float) and ad < bd - 0.05
+
+
+def _names_where(diagnosis: Diagnosis) -> bool:
+    """The diagnosis names where the gradient grows (through time, or through depth from the first step)."""
+    return bool(diagnosis.evidence.get("through_time") or diagnosis.evidence.get("through_depth"))
