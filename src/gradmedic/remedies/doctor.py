@@ -220,7 +220,7 @@ class Doctor:
                 step=skipped[0][0],
                 kind=NON_FINITE,
                 action=(
-                    "drop the step: its gradient was non-finite, so it was zeroed before the update by hand"
+                    "drop the step: its gradient was non-finite and was zeroed before the update by hand"
                     if self.gate.model is not None
                     else "drop the optimizer step: its gradient was non-finite"
                 )
