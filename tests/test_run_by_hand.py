@@ -50,6 +50,22 @@ def test_hand_updated_script_going_nan_at_its_second_step_is_diagnosed(tmp_path:
     assert nonfinite and nonfinite[0]["severity"] == "error" and nonfinite[0]["first_step"] <= 1
 
 
+def test_hand_updated_script_under_treat_drops_its_nonfinite_steps_and_says_it_stayed_stuck(tmp_path: Path) -> None:
+    """The script's first update (lr 1e30) lands before gradmedic attaches, at its second backward: no
+    snapshot predates the damage, so every later step is dropped (its gradients zeroed before the script's
+    own update) and the report says the run stayed stuck, rather than calling it cured."""
+    report_path = tmp_path / "r.json"
+    script = SCRIPTS / "failing" / "by_hand_nan_at_second_step.py"
+    result = gradmedic_run("--treat", "--quiet", "--json", report_path, script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = _report(report_path)
+    skips = [t for t in report["treatments"] if t["remedy"] == "skip_nonfinite_step"]
+    assert skips and skips[0]["step"] == 1 and "by hand" in skips[0]["action"]
+    assert skips[0]["outcome"].startswith("stuck")
+    nonfinite = next(d for d in report["diagnoses"] if d["kind"] == "non_finite")
+    assert nonfinite["outcome"].startswith("not cured: stuck")
+
+
 def test_lbfgs_script_counts_optimizer_steps_not_closure_calls(tmp_path: Path) -> None:
     code, report = run_in_process(_copy(SCRIPTS / "train_lbfgs_closure.py", tmp_path))
     assert code == 0

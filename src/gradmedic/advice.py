@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import growth_advice
 from .records import (
@@ -88,6 +88,11 @@ torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={threshold:.3g})
 optimizer.step()"""
 
 
+def _clip_at(evidence: Mapping[str, Any], default: float) -> float:
+    """The threshold treatment applied (the pipeline puts it in the evidence), else ``default``."""
+    return float(evidence.get("suggested_clip", default))
+
+
 def _init_snippet(nonlinearity: str) -> str:
     if nonlinearity == "relu":
         call = 'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")'
@@ -153,11 +158,12 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
             f"early layers' gradients are {_names(f'{k} {v:.0f}x' for k, v in ev['ratio_to_output'].items())} the output layer's"
         )
     in_time = ev.get("through_time") or {}
+    in_depth = ev.get("through_depth") or {}
     if in_time:
         parts.append(growth_advice.time_text(in_time))
     if ev.get("from_start"):
         parts.insert(0, "the gradient overflowed at the first step, before any update was applied")
-    if "per_layer_gain" in ev:
+    if "per_layer_gain" in ev and not in_depth:  # the depth cause says it in its why
         parts.append(f"each layer multiplies the backward signal by about {ev['per_layer_gain']:.2f}")
     recurrent = [i.name for i in layers.values() if i.type in ("RNN", "RNNCell")]
     if in_time:
@@ -167,6 +173,13 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         )
         if ev.get("from_start"):
             why += "; the learning rate is not the cause (no step had been taken yet), so lowering it cures nothing"
+    elif in_depth:
+        why = (
+            f"each of {in_depth['layers']} layers multiplies the signal by about {in_depth['per_layer_gain']:.2f} "
+            f"(its weights are that many times the variance-preserving scale), compounding to "
+            f"{_sci(in_depth['growth'])}x through depth; the learning rate is not the cause (no step had been taken "
+            "yet), so lowering it cures nothing"
+        )
     elif recurrent:
         why = "backpropagation through time multiplies by the recurrent weights at every time step"
     else:
@@ -174,6 +187,8 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
     where = f" (grew most in {_names(f.layers)})" if f.layers else ""
     if in_time:
         where = f" through time in {_names(f.layers)}"
+    elif in_depth:
+        where = f" through depth ({in_depth['layers']} layers)"
     message = f"Gradients explode{where} since step {f.first_step}: {'; '.join(parts)}. Why: {why}."
     clip = float(ev.get("suggested_clip", 1.0))
     remedies: list[tuple[str, str, str]]
@@ -181,11 +196,26 @@ def _exploding(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         remedies = growth_advice.time_remedies(in_time, clip)
         if not ev.get("from_start"):
             remedies.append(("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR))
+    elif in_depth:
+        remedies = [
+            (
+                "init",
+                "Re-initialise with a variance-preserving scale (He for ReLU, Xavier for tanh): "
+                "each layer's gain is then about 1.",
+                _init_snippet("tanh" if "Tanh" in {i.activation for i in layers.values()} else "relu"),
+            ),
+            ("batch_norm", "Normalise each layer's pre-activations, so the scale cannot compound.", SNIPPET_BATCHNORM),
+            (
+                "clip_grad_norm",
+                f"Clip the gradient norm (at {clip:.3g}), once the gradient is finite: clipping cannot repair Inf.",
+                _clip_snippet(clip),
+            ),
+        ]
     else:
         remedies = [
             (
                 "clip_grad_norm",
-                f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
+                f"Clip the gradient norm at {clip:.3g} ({ev.get('suggested_clip_basis', 'from the calm norms')}).",
                 _clip_snippet(clip),
             ),
             ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
@@ -276,7 +306,11 @@ def _nonfinite(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[t
         )
     remedies = [
         lower_lr,
-        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(float(last) if last else 1.0)),
+        (
+            "clip_grad_norm",
+            "Clip the gradient norm.",
+            _clip_snippet(_clip_at(f.evidence, float(last) if last else 1.0)),
+        ),
         (
             "stable_loss",
             "Use numerically stable losses: logits into CrossEntropyLoss or BCEWithLogitsLoss, never log(softmax).",
@@ -307,7 +341,7 @@ def _divergence(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[
         )
     remedies = [
         ("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR),
-        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(1.0)),
+        ("clip_grad_norm", "Clip the gradient norm.", _clip_snippet(_clip_at(ev, 1.0))),
     ]
     return message, remedies
 

@@ -40,6 +40,11 @@ class Config:
     exploding_growth_factor: float = 100.0
     # Norms above this are an overflow in the making, whatever the history.
     exploding_absolute: float = 1e6
+    # Clipping threshold (clip_threshold.py), the same number in the advice and in treatment: AutoClip
+    # (Seetharaman et al. 2020) clips at the p-th percentile of the gradient-norm history and recommends
+    # p = 10. Below clip_min_calm calm norms the median is used instead (a percentile of a few means little).
+    clip_percentile: float = 10.0
+    clip_min_calm: int = 8
     # Through time: a recurrent weight with spectral radius at least this, run over at least this many
     # time steps, grows the gradient by radius**steps (Pascanu et al. 2013: radius > 1 is necessary for
     # explosion, < 1 sufficient for vanishing). The cause is named, in flight and by the checkup, once
@@ -101,6 +106,8 @@ class Config:
             raise ValueError(f"every must be >= 1 (got {self.every}); use every=1 to gather full statistics each step")
         if not 1 <= self.persist <= self.window:
             raise ValueError(f"persist must lie in 1..window (got persist={self.persist}, window={self.window})")
+        if not 0 <= self.clip_percentile <= 100:
+            raise ValueError(f"clip_percentile must lie in 0..100 (got {self.clip_percentile}); AutoClip uses 10")
 
     def is_sampled(self, step: int) -> bool:
         """Whether full statistics are gathered at this optimizer step (0-based)."""

@@ -24,7 +24,6 @@ import contextlib
 import functools
 import math
 import numbers
-import warnings
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -184,17 +183,11 @@ class Monitor:
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
         self._loss_step = -2  # the last step whose loss was handed over
-        if treat and not optimizers:
-            warnings.warn(
-                "gradmedic: treatment needs the optimizer (watch(model, optimizer, treat=True)); "
-                "watching without treating",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
+        # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies;
+        # without an optimizer it acts at the end of each backward pass, before the script's own update
         self._doctor = (
-            Doctor(model, optimizers, self.config, shield=self._shield, distributed=self._group is not None)
-            if treat and optimizers
+            Doctor(model, optimizers, self.config, self._shield, start_step, distributed=self._group is not None)
+            if treat
             else None
         )
         self._treating = self._doctor is not None  # False once the ranks can no longer decide alike
@@ -278,6 +271,8 @@ class Monitor:
         self._clock.detach()  # its open step is the optimizer's now
         self._retired.append(self._clock)
         self._measurement = None
+        if self._doctor is not None:
+            self._doctor.gate.adopt(optimizer)
         self._clock = self._make_clock(optimizer)
 
     def add_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
@@ -423,7 +418,14 @@ class Monitor:
         if optimizer is not None:
             return OptimizerClock(optimizer, self._before_step, self._counted_after_step, self._guard)
         params = [p for layer in self.layers for p in layer.weights + layer.biases]
-        return BackwardClock(params, self._before_step, self._counted_after_step, self._guard)
+        return BackwardClock(params, self._before_update_by_hand, self._counted_after_step, self._guard)
+
+    def _before_update_by_hand(self) -> None:
+        """The end of a backward pass without an optimizer: the gate acts on the gradients first, so the
+        statistics see what the script's own update will apply."""
+        if self._doctor is not None:
+            self._doctor.gate.before_update()
+        self._before_step()
 
     def _counted_after_step(self) -> None:
         """A step's end. It is counted even after the monitor stopped, so a report never claims fewer
@@ -431,6 +433,8 @@ class Monitor:
         before = self._step
         # every rank ends a sampled step here, stopped or not: the ranks exchange their records now
         together = self._group is not None and not self._closed and self._sampled(before)
+        if self._doctor is not None and self.counts_backward_passes:
+            self._doctor.gate.after_update()  # never raises: a counter
         if not self._disabled:
             try:  # what _guard does, without building a wrapper on every step
                 self._after_step()

@@ -14,7 +14,7 @@ from typing import Mapping, Protocol, Sequence
 from .advice import explain
 from .config import Config
 from .detectors.engine import Engine
-from .records import NON_FINITE, SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, StepStats, Treatment
+from .records import NON_FINITE, SEVERITY_RANK, Diagnosis, Finding, Incident, LayerInfo, Report, StepStats, Treatment
 from .sinks.base import SinkSet
 
 
@@ -70,7 +70,11 @@ class Pipeline:
     def diagnoses(self, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
         """The standing diagnoses, most severe first, with the remedies treatment applied marked so."""
         applied = self.treater.applied_remedies() if self.treater is not None else {}
-        out = [_mark_applied(explain(f, layers), applied.get(k, set())) for k, f in self.engine.findings.items()]
+        records = self.treater.records if self.treater is not None else ()
+        out = [
+            _mark_applied(explain(_with_applied_clip(f, records), layers), applied.get(k, set()))
+            for k, f in self.engine.findings.items()
+        ]
         if self.treater is not None:
             treater = self.treater
             out = [
@@ -106,6 +110,20 @@ class Pipeline:
     @property
     def history(self) -> Sequence[StepStats]:
         return self.engine.history
+
+
+def _with_applied_clip(finding: Finding, records: Sequence[Treatment]) -> Finding:
+    """A finding whose problem treatment clipped carries the threshold applied, so the advice's snippet
+    shows the number the run was clipped at (both come from clip_threshold.suggested_clip)."""
+    clipped = [t for t in records if t.kind == finding.kind and "clip_applied" in t.before]
+    if not clipped:
+        return finding
+    last = clipped[-1]
+    basis = f"applied in flight from step {last.step}: {last.before.get('clip_basis', '')}"
+    return replace(
+        finding,
+        evidence={**finding.evidence, "suggested_clip": last.before["clip_applied"], "suggested_clip_basis": basis},
+    )
 
 
 def _mark_applied(diagnosis: Diagnosis, applied: set[str]) -> Diagnosis:

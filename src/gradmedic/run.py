@@ -360,7 +360,7 @@ class ScriptWatcher:
                 every=self.options.every,
                 config=self.options.config,
                 console=not self.options.quiet,
-                treat=self.options.treat and bool(optimizer),
+                treat=self.options.treat,
                 start_step=start_step,
             )
             self.watched.append(Watched(label, monitor))

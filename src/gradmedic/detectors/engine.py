@@ -28,7 +28,16 @@ DETECTORS: dict[str, Detector] = {
 }
 
 # Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.
-ONSET_KEYS = ("suggested_clip", "baseline_norm", "through_time", "from_start", "first_norm", "early_factor")
+ONSET_KEYS = (
+    "suggested_clip",
+    "suggested_clip_basis",
+    "baseline_norm",
+    "through_time",
+    "through_depth",
+    "from_start",
+    "first_norm",
+    "early_factor",
+)
 
 
 class Engine:
@@ -69,7 +78,7 @@ def _merge(old: Finding, new: Finding) -> Finding:
 
 def _explain_away(findings: dict[str, Finding]) -> None:
     """Vanishing gradients alongside dead layers are the dead layers' doing: keep one diagnosis.
-    NaN and Inf that follow gradients exploding through time are that explosion's doing: both stay, the
+    NaN and Inf that follow gradients exploding through time (or depth, from the first step) are that explosion's doing: both stay, the
     cause is named.
 
     This is the one place where a severity goes down, whichever of the two was raised first.
@@ -78,7 +87,7 @@ def _explain_away(findings: dict[str, Finding]) -> None:
     if (
         blown is not None
         and broken is not None
-        and blown.evidence.get("through_time")
+        and (blown.evidence.get("through_time") or blown.evidence.get("through_depth"))
         and not broken.evidence.get("explained_by")
         and blown.first_step <= broken.first_step
     ):

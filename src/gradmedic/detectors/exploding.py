@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-import numpy as np
-
+from ..clip_threshold import suggested_clip
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
 from .early_explosion import early_explosion
-from .growth import from_start, per_layer_gain, recurrent_cause, through_time
+from .growth import depth_cause, from_start, per_layer_gain, recurrent_cause, through_time
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
-    started = _from_start(history, cfg)
+    started = _from_start(history, layers, cfg)
     window = last(history, cfg.window)
     if not window:
         return started
@@ -83,7 +82,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if in_time:
         evidence["through_time"] = in_time
     evidence["rules"] = rules
-    evidence["suggested_clip"] = suggested_clip(history, cfg, early="early" in rules)
+    evidence.update(clip_evidence(history, cfg))
     worst = max(finite) if finite else float("inf")
     return Finding(
         kind=EXPLODING,
@@ -95,27 +94,36 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     )
 
 
-def _from_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
-    """Overflow at step 0, before any update, through a recurrent weight: no window needed, nothing is noise here."""
+def _from_start(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
+    """Overflow at step 0, before any update, through a recurrent weight or through depth: no window needed,
+    nothing is noise here."""
     if not from_start(history, cfg):
         return None
     cause = recurrent_cause(history, cfg)
-    if not cause:
+    depth = depth_cause(history, layers, cfg) if not cause else {}
+    if not cause and not depth:
         return None
-    norm = history[0].global_grad_norm
+    evidence: dict[str, object] = {
+        "rules": ["from_start"],
+        "from_start": True,
+        "global_grad_norm": history[0].global_grad_norm,
+        "suggested_clip": 1.0,
+        "suggested_clip_basis": "a default: the gradient overflowed at the first step, so no norm was calm",
+    }
+    if cause:
+        evidence["through_time"] = cause
+        where = tuple(dict.fromkeys(c["layer"] for c in cause.values()))
+    else:
+        evidence["through_depth"] = depth
+        evidence["per_layer_gain"] = depth["per_layer_gain"]
+        where = tuple(depth["layer_gain"])
     return Finding(
         kind=EXPLODING,
         severity="error",
-        layers=tuple(dict.fromkeys(c["layer"] for c in cause.values())),
+        layers=where,
         first_step=0,
         step=history[-1].step,
-        evidence={
-            "rules": ["from_start"],
-            "from_start": True,
-            "global_grad_norm": norm,
-            "through_time": cause,
-            "suggested_clip": 1.0,
-        },
+        evidence=evidence,
     )
 
 
@@ -139,16 +147,7 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
     return (max(rank, key=lambda n: rank[n]),) if rank else ()
 
 
-def suggested_clip(history: Sequence[StepStats], cfg: Config, early: bool = False) -> float:
-    """A clipping threshold: the 90th percentile of the global norms seen before the first spike.
-
-    ``early``: the blow-up came before a calm history, so the calm norms are those before the first step
-    that left the first step's norm ``exploding_spike_factor`` behind.
-    """
-    norms = [s.global_grad_norm for s in history if math.isfinite(s.global_grad_norm)]
-    calm = norms
-    for i in range(1 if early else cfg.exploding_min_history, len(norms)):
-        if norms[i] > cfg.exploding_spike_factor * median(norms[:i]):
-            calm = norms[:i]
-            break
-    return float(np.percentile(calm, 90)) if calm else 1.0
+def clip_evidence(history: Sequence[StepStats], cfg: Config) -> dict[str, object]:
+    """The clipping threshold to advise, from the sampled steps' global norms (clip_threshold.py)."""
+    found = suggested_clip([(s.step, s.global_grad_norm) for s in history if not s.loss_only], cfg)
+    return found.evidence() if found is not None else {"suggested_clip": 1.0, "suggested_clip_basis": "a default"}

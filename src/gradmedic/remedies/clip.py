@@ -1,19 +1,29 @@
 """Clip the global gradient norm in front of the optimizer step, at a threshold learned from the run.
 
-The threshold is the 10th percentile of the norms seen before the trouble began (AutoClip, Seetharaman
-et al. 2020, clips at a percentile of the norm history); the gate applies it on every step.
+The threshold is ``clip_threshold.suggested_clip`` over the norms the gate read before the trouble began
+(AutoClip, Seetharaman et al. 2020: a low percentile of the norm history), the same function the advice's
+snippet comes from; the gate applies it on every step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..clip_threshold import ClipSuggestion, suggested_clip
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
 
-PERCENTILE = 10  # AutoClip's recommended percentile
-MIN_CALM = 8  # fewer calm norms than this: a percentile means little
+
+def threshold_before(step: int, ctx: Context) -> ClipSuggestion | None:
+    """The clipping threshold from the gate's norms of the steps before ``step`` (step 0's norm always counts:
+    no update had happened before it)."""
+    return suggested_clip([(s, n) for s, n in ctx.gate.norms if s < max(step, 1)], ctx.config)
+
+
+def applied_figures(found: ClipSuggestion) -> dict[str, object]:
+    """The threshold set, for the treatment record (the report's clip snippet then shows this number)."""
+    return {"clip_applied": found.threshold, "clip_basis": found.basis}
 
 
 class ClipGradNorm:
@@ -22,27 +32,19 @@ class ClipGradNorm:
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE) and ctx.gate.clip_at is None
 
-    def threshold(self, diagnosis: Diagnosis, ctx: Context) -> float | None:
-        """A percentile of the calm norms; with too few of them (trouble from the start), their median.
-
-        The first step's norm is always calm: no update has happened before it.
-        """
-        calm = ctx.gate.calm_norms(max(min(ctx.onset, diagnosis.first_step), 1))
-        calm = [n for n in calm if n <= ctx.config.exploding_absolute]  # an overflowing norm is not calm
-        if len(calm) >= MIN_CALM:
-            return float(np.percentile(calm, PERCENTILE))
-        return float(np.median(calm)) if calm else None
-
     def apply(self, diagnosis: Diagnosis, ctx: Context) -> Applied | None:
-        at = self.threshold(diagnosis, ctx)
-        if at is None or at <= 0:
+        found = threshold_before(min(ctx.onset, diagnosis.first_step), ctx)
+        if found is None or found.threshold <= 0:
             return None
         recent = [n for _, n in ctx.gate.norms[-20:] if np.isfinite(n)]
-        ctx.gate.clip_at = at
-
+        ctx.gate.clip_at = found.threshold
         return Applied(
-            action=f"clip the global gradient norm at {at:.3g} before every optimizer step",
-            reason=f"the {PERCENTILE}th percentile of the norms before step {diagnosis.first_step}, when training was calm",
-            before={"clip_at": None, "recent_median_norm": float(np.median(recent)) if recent else None},
+            action=f"clip the global gradient norm at {found.threshold:.3g} before every optimizer step",
+            reason=f"{found.basis}, before the trouble began at step {diagnosis.first_step}",
+            before={
+                "clip_at": None,
+                "recent_median_norm": float(np.median(recent)) if recent else None,
+                **applied_figures(found),
+            },
             reverse="remove the clipping (gradmedic.watch(..., treat=False))",
         )

@@ -55,11 +55,14 @@ class Doctor:
         optimizers: list[torch.optim.Optimizer],
         config: Config,
         shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        start_step: int = 0,
         distributed: bool = False,
     ) -> None:
-        self.gate = StepGate(optimizers, shield=shield)
+        # without an optimizer the script updates the weights by hand: the gate acts on the gradients it reads
+        self.gate = StepGate(optimizers, shield=shield, model=None if optimizers else model)
+        self.gate.step = start_step
         self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
-        self.snapshots.maybe_take(0, healthy=True)
+        self.snapshots.take(start_step)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config, distributed=distributed)
         self.plans = plans()
         self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
@@ -89,9 +92,7 @@ class Doctor:
         firing = {
             FAMILY[d.kind]: d
             # a diagnosis that names where the gradient grows is the one to treat: sorted last, it wins its family
-            for d in sorted(
-                current.values(), key=lambda d: (bool(d.evidence.get("through_time")), -SEVERITY_RANK[d.severity])
-            )
+            for d in sorted(current.values(), key=lambda d: (_names_where(d), -SEVERITY_RANK[d.severity]))
             if d.kind in FAMILY
             and SEVERITY_RANK[d.severity] >= SEVERITY_RANK["warning"]
             and not d.evidence.get("explained_by")
@@ -219,7 +220,12 @@ class Doctor:
             record = Treatment(
                 step=skipped[0][0],
                 kind=NON_FINITE,
-                action="drop the optimizer step: its gradient was non-finite, so no NaN or Inf reached the weights",
+                action=(
+                    "drop the step: its gradient was non-finite and was zeroed before the update by hand"
+                    if self.gate.model is not None
+                    else "drop the optimizer step: its gradient was non-finite"
+                )
+                + ", so no NaN or Inf reached the weights",
                 reason=f"the global gradient norm was {skipped[0][1]}",
                 after=after,
                 reverse="nothing to reverse: the dropped steps left the weights as they were",
@@ -318,3 +324,8 @@ def _improved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return True
     bd, ad = before.get("max_dead_fraction"), after.get("max_dead_fraction")
     return isinstance(bd, float) and isinstance(ad, float) and ad < bd - 0.05
+
+
+def _names_where(diagnosis: Diagnosis) -> bool:
+    """The diagnosis names where the gradient grows (through time, or through depth from the first step)."""
+    return bool(diagnosis.evidence.get("through_time") or diagnosis.evidence.get("through_depth"))

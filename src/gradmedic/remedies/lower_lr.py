@@ -1,7 +1,8 @@
 """Lower the learning rate by a factor, for every later step, without fighting the script's schedulers.
 
 The gate multiplies each group's learning rate just before the step and restores the scheduler's value
-right after, so a scheduler keeps its own schedule and the reduction applies on top of it.
+right after, so a scheduler keeps its own schedule and the reduction applies on top of it. Without an
+optimizer (weights updated by hand) the gate scales the gradients the script's update reads instead.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def lower(ctx: Context, factor: float = FACTOR) -> tuple[list[float], list[float
     return before, current_lrs(ctx), old
 
 
+def now(ctx: Context) -> str:
+    """The learning rates in force, in words; by hand, the scale on the gradients the script applies."""
+    lrs = current_lrs(ctx)
+    if not lrs:
+        return f"the gradients scaled by {ctx.gate.lr_scale:.3g} before the update by hand"
+    return f"now {_lrs(lrs)}"
+
+
 class LowerLearningRate:
     name = "lower_lr"
 
@@ -39,9 +48,9 @@ class LowerLearningRate:
         changed = lower(ctx)
         if changed is None:
             return None
-        before, after, old = changed
+        before, _, old = changed
         return Applied(
-            action=f"lower the learning rate {1 / FACTOR:.0f}x (now {_lrs(after)})",
+            action=f"lower the learning rate {1 / FACTOR:.0f}x ({now(ctx)})",
             reason="large steps drive the failure; a smaller step keeps the weights in range",
             before={"lr": before, "lr_scale": old},
             reverse=f"multiply the learning rate back by {old / ctx.gate.lr_scale:.0f}",

@@ -16,7 +16,7 @@ from torch import nn
 from ..records import DEAD, Diagnosis
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower
+from .lower_lr import lower, now
 from .optim_state import reset_state
 
 LARGE_UPDATE = 1e-2  # ||dw||/||w|| above this in some layer: steps large enough to kill units (healthy ~1e-3)
@@ -105,7 +105,7 @@ class ReviveDeadUnits:
         action = f"revive {where}: fresh He-init incoming weights, zero outgoing weights, reset optimizer state"
         reason = "these units were zero for every example, so no gradient could bring them back"
         if lowered:
-            action += f"; lower the learning rate 10x (now {', '.join(f'{v:.3g}' for v in lowered[1])})"
+            action += f"; lower the learning rate 10x ({now(ctx)})"
             reason += f"; the updates were large (update ratio up to {ratio:.1e}), which is what killed them"
         return Applied(
             action=action,

@@ -2,7 +2,11 @@
 
 Used when the weights are already damaged (non-finite, or the loss has diverged): clipping future
 gradients cannot repair weights that are already wrong. Restoring alone would replay the failure, so
-the restored run also gets clipping (the first resort) or a lower learning rate (the last resort).
+the restored run also gets clipping (the first resort) or a lower learning rate (the last resort). The
+clipping threshold comes from the norms up to the restored step: those of the discarded steps came from
+weights that no longer exist, already on their way to diverging (rnn_long_sequence: 3.6 from steps 0-34,
+where the run's norms had grown 5x since step 0, let the recurrent radius climb from 1 to 4 after the
+rollback; the norm at the restored step 0, 2.0, holds it near 1 as the twin's clipping at 1.0 does).
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 import math
 
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
-from .clip import ClipGradNorm
+from .clip import applied_figures, threshold_before
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower
+from .lower_lr import lower, now
 
 
 def damaged(ctx: Context) -> bool:
@@ -50,23 +54,23 @@ class Rollback:
         if snapshot is None:
             return None
         then = ""
+        clipped: dict[str, object] = {}
         if self.then == "clip" and ctx.gate.clip_at is None:
-            at = ClipGradNorm().threshold(diagnosis, ctx)
-            if at is not None:
-                ctx.gate.clip_at = at
-                then = f", and clip the gradient norm at {at:.3g} from now on"
-        if not then:
-            lowered = lower(ctx)
-            if lowered:
-                then = (
-                    f", and lower the learning rate 10x (now {', '.join(f'{v:.3g}' for v in sorted(set(lowered[1])))})"
-                )
+            # the restored weights' own history: the norms of the discarded steps came from weights that no
+            # longer exist, already on their way to diverging
+            found = threshold_before(snapshot.step + 1, ctx)
+            if found is not None and found.threshold > 0:
+                ctx.gate.clip_at = found.threshold
+                clipped = applied_figures(found)
+                then = f", and clip the gradient norm at {found.threshold:.3g} from now on ({found.basis})"
+        if not then and lower(ctx):
+            then = f", and lower the learning rate 10x ({now(ctx)})"
         ctx.snapshots.restore(snapshot)
         loss = f" (loss {snapshot.loss:.3g})" if snapshot.loss is not None else ""
         return Applied(
             action=f"roll the model and optimizer back to their state at step {snapshot.step}{loss}{then}",
             reason=f"the weights were damaged after step {ctx.onset}; the snapshot of step "
             f"{snapshot.step} was the best healthy one before it",
-            before={"restored_step": snapshot.step, "snapshot_loss": snapshot.loss, "clip_at": ctx.gate.clip_at},
+            before={"restored_step": snapshot.step, "snapshot_loss": snapshot.loss, **clipped},
             reverse=f"not reversible in flight: the updates after step {snapshot.step} were discarded",
         )

@@ -55,6 +55,10 @@ class Snapshots:
         """Called after each step: keep a snapshot every ``every`` steps of a healthy run."""
         if step % self.every or not healthy or not finite_weights(self.model):
             return
+        self.take(step, loss)
+
+    def take(self, step: int, loss: float | None = None) -> None:
+        """Keep a snapshot of the state now, before update ``step``."""
         self.kept.append(
             Snapshot(
                 step=step,
