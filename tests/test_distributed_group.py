@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -40,11 +41,13 @@ def _port() -> int:
 
 @pytest.fixture
 def group() -> Iterator[None]:
+    hook = sys.excepthook  # init_process_group wraps it with a "[rank0]: " prefix and never unwraps it
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_port()}", rank=0, world_size=1)
     try:
         yield
     finally:
         dist.destroy_process_group()
+        sys.excepthook = hook
 
 
 def _ranks(ranks: list[int], world: int, seconds: float) -> dict[int, bool]:

@@ -30,26 +30,28 @@ class ClipSuggestion:
         return {"suggested_clip": self.threshold, "suggested_clip_basis": self.basis}
 
 
-def calm_norms(norms: Sequence[tuple[int, float]], cfg: Config) -> list[tuple[int, float]]:
-    """The (step, norm) pairs, in time order, of the calm stretch before the first spike or overflow."""
+def calm_norms(norms: Sequence[tuple[int, float]], cfg: Config, early: bool = False) -> list[tuple[int, float]]:
+    """The (step, norm) pairs, in time order, of the calm stretch before the first spike or overflow.
+
+    ``early``: the blow-up came before a calm history could build up, so a spike is judged from the first norm on.
+    """
+    least = 1 if early else cfg.exploding_min_history
     calm: list[tuple[int, float]] = []
     for step, norm in norms:
         if not math.isfinite(norm) or norm > cfg.exploding_absolute:
             if calm:
                 break  # the first overflow ends the calm stretch
             continue
-        spiked = len(calm) >= cfg.exploding_min_history and norm > cfg.exploding_spike_factor * statistics.median(
-            n for _, n in calm
-        )
+        spiked = len(calm) >= least and norm > cfg.exploding_spike_factor * statistics.median(n for _, n in calm)
         if spiked:
             break
         calm.append((step, norm))
     return calm
 
 
-def suggested_clip(norms: Sequence[tuple[int, float]], cfg: Config) -> ClipSuggestion | None:
+def suggested_clip(norms: Sequence[tuple[int, float]], cfg: Config, early: bool = False) -> ClipSuggestion | None:
     """A clipping threshold from (step, global gradient norm) pairs in time order; None without a calm norm."""
-    calm = calm_norms(norms, cfg)
+    calm = calm_norms(norms, cfg, early)
     if not calm:
         return None
     values = [n for _, n in calm]

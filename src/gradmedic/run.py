@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import gc
 import json
+import math
 import os
 import signal
 import sys
@@ -170,6 +171,7 @@ class ScriptWatcher:
     _first_backward: tuple[set[int], torch.Tensor | None] | None = None  # its parameters and loss
     _first_leaves: dict[int, torch.Tensor] = field(default_factory=dict)  # until its gradients are read
     _first_grads: dict[int, float] = field(default_factory=dict)  # its gradient norms, by parameter id
+    _loss_scaled: bool = False  # a GradScaler scaled a loss: the first pass's gradients are scaled too
     _by_hand: list[Monitor] = field(default_factory=list)  # monitors counting backward passes
     _step_hook: ProbeHook | None = None
     _keras: Any = None  # gradmedic.keras.zero_code.KerasAttach: watches Keras fit calls, imports nothing until then
@@ -242,7 +244,8 @@ class ScriptWatcher:
         monitors = self._attach_models(find_models_holding(params), None, start_step=1)
         first_grads, self._first_grads, self._first_leaves = self._first_grads, {}, {}
         for monitor in monitors:
-            if first_grads:
+            # a scaled or overflowed first pass is no calm reference (GradScaler skips such a step itself)
+            if first_grads and not self._loss_scaled and all(math.isfinite(n) for n in first_grads.values()):
                 monitor.observe_earlier_gradients(first_grads, 0)
             if first_loss is not None:
                 monitor.observe_earlier_loss(first_loss, 0)
@@ -264,6 +267,7 @@ class ScriptWatcher:
 
         def scale(scaler: Any, outputs: Any) -> Any:
             scaled = original(scaler, outputs)
+            watcher._loss_scaled = True
             if isinstance(outputs, torch.Tensor) and outputs.numel() == 1:
                 watcher._unscaled = {id(scaled): outputs}  # read the unscaled loss at backward()
             return scaled

@@ -82,7 +82,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if in_time:
         evidence["through_time"] = in_time
     evidence["rules"] = rules
-    evidence.update(clip_evidence(history, cfg))
+    evidence.update(clip_evidence(history, cfg, early="early" in rules))
     worst = max(finite) if finite else float("inf")
     return Finding(
         kind=EXPLODING,
@@ -147,7 +147,11 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
     return (max(rank, key=lambda n: rank[n]),) if rank else ()
 
 
-def clip_evidence(history: Sequence[StepStats], cfg: Config) -> dict[str, object]:
-    """The clipping threshold to advise, from the sampled steps' global norms (clip_threshold.py)."""
-    found = suggested_clip([(s.step, s.global_grad_norm) for s in history if not s.loss_only], cfg)
+def clip_evidence(history: Sequence[StepStats], cfg: Config, early: bool = False) -> dict[str, object]:
+    """The clipping threshold to advise, from the sampled steps' global norms (clip_threshold.py).
+
+    ``early``: the blow-up came before a calm history, so the calm norms are those before the first step that
+    left the first step's norm ``exploding_spike_factor`` behind.
+    """
+    found = suggested_clip([(s.step, s.global_grad_norm) for s in history if not s.loss_only], cfg, early)
     return found.evidence() if found is not None else {"suggested_clip": 1.0, "suggested_clip_basis": "a default"}
