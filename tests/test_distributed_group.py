@@ -39,15 +39,21 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def _excepthook_kept() -> Iterator[None]:
+    """init_process_group wraps sys.excepthook with a "[rank0]: " prefix and never unwraps it."""
+    hook = sys.excepthook
+    yield
+    sys.excepthook = hook
+
+
 @pytest.fixture
 def group() -> Iterator[None]:
-    hook = sys.excepthook  # init_process_group wraps it with a "[rank0]: " prefix and never unwraps it
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_port()}", rank=0, world_size=1)
     try:
         yield
     finally:
         dist.destroy_process_group()
-        sys.excepthook = hook
 
 
 def _ranks(ranks: list[int], world: int, seconds: float) -> dict[int, bool]:
