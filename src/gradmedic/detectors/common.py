@@ -47,3 +47,13 @@ def median(values: Sequence[float]) -> float:
 def sci(value: float) -> str:
     """A number in short scientific form, for messages."""
     return f"{value:.1e}" if value == value else "nan"
+
+
+def finite_losses(history: Sequence[StepStats]) -> list[tuple[int, float]]:
+    """Every finite loss the records hold, one per step, as (step, loss) in step order."""
+    per_step: dict[int, float] = {}
+    for s in history:
+        per_step.update(s.losses)
+        if s.loss is not None:
+            per_step[s.step] = s.loss
+    return sorted((step, v) for step, v in per_step.items() if math.isfinite(v))

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from ..config import Config
 from ..records import LOSS_DIVERGENCE, Finding, LayerInfo, StepStats
-from .common import median
+from .common import finite_losses, median
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
@@ -52,12 +52,7 @@ def _against_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     the first, while there are fewer, at least two) above ``divergence_factor`` times the start."""
     if not history or min(history[0].losses, default=history[0].step) > cfg.divergence_start_steps:
         return None  # the start of training is out of view
-    per_step: dict[int, float] = {}
-    for s in history:
-        per_step.update(s.losses)
-        if s.loss is not None:
-            per_step[s.step] = s.loss
-    losses = sorted((step, v) for step, v in per_step.items() if math.isfinite(v))
+    losses = finite_losses(history)
     if len(losses) < 3 or losses[0][0] > cfg.divergence_start_steps or any(v <= 0 for _, v in losses):
         return None
     values = [v for _, v in losses]

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from ..config import Config
 from ..records import StepStats
-from .common import median
+from .common import finite_losses, median
 
 
 def early_explosion(history: Sequence[StepStats], window: Sequence[StepStats], cfg: Config) -> dict[str, Any]:
@@ -44,12 +44,7 @@ def early_explosion(history: Sequence[StepStats], window: Sequence[StepStats], c
 
 def _loss_rose(history: Sequence[StepStats], window: Sequence[StepStats], cfg: Config) -> bool | None:
     """Whether the median loss over the window's steps is above the first loss; None without losses."""
-    per_step: dict[int, float] = {}
-    for s in history:
-        per_step.update(s.losses)
-        if s.loss is not None:
-            per_step[s.step] = s.loss
-    losses = sorted((step, v) for step, v in per_step.items() if math.isfinite(v))
+    losses = finite_losses(history)
     if not losses or losses[0][0] > cfg.divergence_start_steps:
         return None
     start = losses[0][1]
