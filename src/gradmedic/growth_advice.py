@@ -8,9 +8,12 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from .config import Config
+
 RemedyRow = tuple[str, str, str]
 
-TARGET_RADIUS = 0.9
+# the advice names the radius the in-flight cure uses at the default settings
+TARGET_RADIUS = Config.treat_recurrent_radius
 
 SNIPPET_RESCALE = """# bring the recurrent matrix's spectral radius below 1 (or re-initialise it orthogonally and scale it)
 with torch.no_grad():

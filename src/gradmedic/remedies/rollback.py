@@ -13,7 +13,7 @@ from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import ClipGradNorm
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower
+from .lower_lr import lower, lowered_text
 
 
 def damaged(ctx: Context) -> bool:
@@ -58,9 +58,7 @@ class Rollback:
         if not then:
             lowered = lower(ctx)
             if lowered:
-                then = (
-                    f", and lower the learning rate 10x (now {', '.join(f'{v:.3g}' for v in sorted(set(lowered[1])))})"
-                )
+                then = f", and {lowered_text(ctx, lowered[1])}"
         ctx.snapshots.restore(snapshot)
         loss = f" (loss {snapshot.loss:.3g})" if snapshot.loss is not None else ""
         return Applied(

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import Config
+
 
 def _clone(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
@@ -45,7 +47,13 @@ class Snapshot:
 
 
 class Snapshots:
-    def __init__(self, model: nn.Module, optimizers: list[torch.optim.Optimizer], every: int = 25, keep: int = 4):
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: list[torch.optim.Optimizer],
+        every: int = Config.snapshot_every,
+        keep: int = 4,
+    ):
         self.model = model
         self.optimizers = optimizers
         self.every = every
