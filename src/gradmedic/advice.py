@@ -6,6 +6,7 @@ import math
 from typing import Callable, Iterable, Mapping
 
 from . import growth_advice
+from .numbers_text import sci as _sci
 from .records import (
     DEAD,
     EXPLODING,
@@ -27,10 +28,6 @@ def _names(names: Iterable[object], limit: int = 4) -> str:
     items = list(names)
     shown = ", ".join(f"'{n}'" for n in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _sci(value: object) -> str:
-    return f"{float(value):.1e}" if isinstance(value, (int, float)) else str(value)
 
 
 SATURATING = ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")

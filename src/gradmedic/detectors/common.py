@@ -42,8 +42,3 @@ def depth_ratios(step: StepStats, depth: Sequence[LayerInfo]) -> dict[str, float
 def median(values: Sequence[float]) -> float:
     """The median; NaN for no values. (statistics.median: far cheaper than NumPy on short lists.)"""
     return float(statistics.median(values)) if len(values) else float("nan")
-
-
-def sci(value: float) -> str:
-    """A number in short scientific form, for messages."""
-    return f"{value:.1e}" if value == value else "nan"

@@ -16,6 +16,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ..probe.closure import register_pre_hook
+from ..probe.norms import norms
 
 
 @dataclass
@@ -61,8 +62,7 @@ class StepGate:
         if not params:
             return
         grads = [p.grad for p in params if p.grad is not None]  # narrows the type; params already have grads
-        norms = torch._foreach_norm([g.coalesce().values() if g.is_sparse else g for g in grads])
-        stacked = torch.stack([n.float() for n in norms])
+        stacked = norms(grads, grads[0].device)
         total = float(torch.linalg.vector_norm(stacked))  # the one sync
         first = optimizer is self.optimizers[0]
         if first:

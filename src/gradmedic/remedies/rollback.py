@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..detectors.divergence import diverged
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import ClipGradNorm
 from .context import Context
@@ -25,7 +26,7 @@ def damaged(ctx: Context) -> bool:
         return True
     losses = [v for s in ctx.history for v in s.losses.values() if math.isfinite(v)]
     now = ctx.recent_loss()
-    if losses and now is not None and now > ctx.config.divergence_factor * max(min(losses), 1e-12):
+    if losses and now is not None and diverged(now, max(min(losses), 1e-12), ctx.config):
         return True  # far above the best loss: the weights are already off, before divergence is confirmed
     return len(recent) == ctx.config.persist and all(s.nonfinite_loss for s in recent)
 

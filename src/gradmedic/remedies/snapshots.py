@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..probe.norms import norms
 
 
 def _clone(value: Any) -> Any:
@@ -34,8 +35,7 @@ def finite_weights(model: nn.Module) -> bool:
     params = [p.detach() for p in model.parameters()]
     if not params:
         return True
-    norms = torch._foreach_norm(params)
-    return math.isfinite(float(torch.stack([n.float() for n in norms]).sum()))
+    return math.isfinite(float(norms(params, params[0].device).sum()))
 
 
 @dataclass(frozen=True)
