@@ -39,6 +39,7 @@ from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
+from .probe.layer_table import layer_table
 from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
@@ -529,41 +530,9 @@ class Monitor:
                 parent = parent.rsplit(".", 1)[0]
                 if parent in order:
                     order[layer.name] = order[parent]
-        fallback = len(order) + 1
         weight_layers = [layer for layer in self.layers if layer.compares_by_depth and layer.name in order]
         output = max(weight_layers, key=lambda layer: order[layer.name]).name if weight_layers else ""
-        infos: dict[str, LayerInfo] = {}
-        for layer in self.layers:
-            site = self._probe.sites.get(layer.name)
-            infos[layer.name] = LayerInfo(
-                name=layer.name,
-                type=type(layer.module).__name__,
-                order=order.get(layer.name, fallback + layer.index),
-                num_params=layer.num_params,
-                # a layer of unknown depth cannot stand in a depth profile
-                has_weights=layer.compares_by_depth and layer.name in order,
-                activation=self._activation_label(site.module) if site else "",
-                activation_module=site.module if site else "",
-                units=site.units if site else 0,
-                is_output=layer.name == output,
-            )
-        for name, site in self._probe.sites.items():
-            if name not in infos:
-                infos[name] = LayerInfo(
-                    name=name,
-                    type=self._activation_label(site.module),
-                    order=order.get(name, fallback),
-                    has_weights=False,
-                    activation=self._activation_label(site.module),
-                    activation_module=site.module,
-                    units=site.units,
-                )
-        self._infos = infos
-
-    def _activation_label(self, module_name: str) -> str:
-        if not module_name:
-            return "functional"
-        return type(self.model.get_submodule(module_name)).__name__
+        self._infos = layer_table(self.model, self.layers, self._probe.sites, order, output)
 
     # --- fail-safe --------------------------------------------------------------------------------------
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,13 +12,13 @@ import math
 import torch
 from torch import nn
 
-from ..records import SATURATED, VANISHING, Diagnosis
+from ..records import SATURATED, VANISHING, ActivationKind, Diagnosis
 from .context import Context
 from .cure import Applied
 from .optim_state import reset_state
 
 
-def _target_std(weight: torch.Tensor, kind: str) -> float:
+def _target_std(weight: torch.Tensor, kind: ActivationKind) -> float:
     receptive = weight[0][0].numel() if weight.ndim > 2 else 1
     fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
     if kind == "relu":
@@ -30,10 +30,10 @@ def _target_std(weight: torch.Tensor, kind: str) -> float:
 class Reinitialise:
     name = "init"
 
-    def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, str]]:
+    def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, ActivationKind]]:
         """Hidden weight layers whose std is off the target: name -> (std, target, activation kind)."""
         last = list(ctx.history)[-1] if ctx.history else None
-        out: dict[str, tuple[float, float, str]] = {}
+        out: dict[str, tuple[float, float, ActivationKind]] = {}
         for info in ctx.layers.values():
             if info.is_output or not info.has_weights or last is None:
                 continue
