@@ -23,7 +23,8 @@ def ever_active(acts: Sequence[ActivationStats]) -> np.ndarray | None:
     masks = [a.active for a in acts]
     if not masks or len({m.shape for m in masks}) != 1:
         return None
-    return np.logical_or.reduce(masks)
+    ever: np.ndarray = np.logical_or.reduce(masks)
+    return ever
 
 
 def dead_fractions(window: Sequence[StepStats], layers: Mapping[str, LayerInfo]) -> dict[str, float]:
