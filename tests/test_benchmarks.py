@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+import pytest
 import torch
 
 from benchmarks import overhead, overhead_cell, scoring, workloads
@@ -73,3 +74,13 @@ def test_detection_scores_a_small_suite() -> None:
     assert {o.system for o in results} == set(scoring.SYSTEMS)
     for table in (scoring.class_table(results), scoring.healthy_table(results), scoring.runs_table(results)):
         assert table.startswith("|")
+
+
+@pytest.mark.slow
+def test_report_snapshot_is_the_same_twice() -> None:
+    from benchmarks.report_snapshot import snapshot
+
+    first = snapshot(["born_dead_relu"])
+    assert set(first) == {"born_dead_relu/plain", "born_dead_relu/treat", "born_dead_relu/checkup"}
+    assert first["born_dead_relu/treat"]["report"]["treatments"]
+    assert snapshot(["born_dead_relu"]) == first  # seeded: a difference between two commits is the change's
