@@ -29,3 +29,24 @@ def test_one_snapshot_interval() -> None:
 def test_bad_treatment_settings_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         Config(**bad)  # type: ignore[arg-type]
+
+
+def test_one_resolution_of_config_and_every_for_monitors_and_callbacks() -> None:
+    from gradmedic.config import resolve_config
+
+    assert resolve_config() == Config()
+    assert resolve_config(Config(window=8, persist=6), 5) == Config(window=8, persist=6, every=5)
+    with pytest.raises(TypeError, match="config must be a gradmedic.Config"):
+        resolve_config({"every": 5})
+    with pytest.raises(TypeError, match="every must be a whole number"):
+        resolve_config(None, 2.5)
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        resolve_config(None, 0)
+
+
+def test_callback_sessions_refuse_bad_settings_when_made() -> None:
+    from gradmedic.integrations.session import CallbackSession
+
+    assert CallbackSession(every=7).config.every == 7
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        CallbackSession(every=0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,29 @@ class Config:
     def is_sampled(self, step: int) -> bool:
         """Whether full statistics are gathered at this optimizer step (0-based)."""
         return step < self.warmup_steps or step % self.every == 0
+
+
+def check_every(every: Any, name: str = "every") -> None:
+    if every is None:
+        return
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 1 (steps between full statistics), got {every!r}")
+    if every < 1:
+        raise ValueError(f"every must be >= 1 (got {every}); use every=1 to gather full statistics each step")
+
+
+def check_config(config: Any) -> None:
+    if config is not None and not isinstance(config, Config):
+        raise TypeError(
+            f"config must be a gradmedic.Config, got {type(config).__name__}; "
+            "pass gradmedic.Config(...) with the thresholds you want changed, or leave it out"
+        )
+
+
+def resolve_config(config: Any = None, every: Any = None) -> Config:
+    """The Config a monitor or a callback runs with: ``config`` (the defaults when None) with ``every`` in
+    place. A config that is not a Config, or an ``every`` that is not a whole number >= 1, raises at once."""
+    check_every(every)
+    check_config(config)
+    chosen = config or Config()
+    return replace(chosen, every=int(every)) if every is not None else chosen

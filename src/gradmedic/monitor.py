@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from . import arguments
-from .config import Config
+from .config import Config, resolve_config
 from .faults import print_traceback, stopped_incident, warn_at_user
 from .pipeline import Pipeline
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
@@ -97,8 +97,7 @@ class Monitor:
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
         arguments.check_optimizers_train(model, optimizers)
-        arguments.check_every(every)
-        arguments.check_config(config)
+        chosen = resolve_config(config, every)
         arguments.check_flag(console, "console")
         arguments.check_flag(treat, "treat")
         extra_sinks = arguments.check_sinks(sinks)
@@ -109,8 +108,7 @@ class Monitor:
                 "(monitor.close(), or leave its with-block), or watch once with every optimizer: "
                 "gradmedic.watch(model, [opt1, opt2])"
             )
-        cfg = config or Config()
-        self.config = replace(cfg, every=int(every)) if every is not None else cfg
+        self.config = chosen
         self.model = model
         self._incidents: list[Incident] = []
         self._final: Report | None = None

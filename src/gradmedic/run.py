@@ -36,7 +36,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from . import arguments
-from .config import Config
+from .config import Config, check_config, check_every
 from .faults import one_line
 from .monitor import Monitor, monitor_of
 from .probe.graph import graph_parameters
@@ -388,8 +388,8 @@ def check_options(options: RunOptions) -> str | None:
         arguments.check_logdir(options.logdir, "--logdir")
         arguments.check_output_file(options.json_path, "--json")
         arguments.check_output_file(options.html_path, "--html")
-        arguments.check_every(options.every, "--every")
-        arguments.check_config(options.config)
+        check_every(options.every, "--every")
+        check_config(options.config)
     except (TypeError, ValueError) as exc:
         return str(exc)
     return None
