@@ -98,7 +98,7 @@ class Config:
     # The learning rate is lowered by this factor at a time (10x: the default factor of ReduceLROnPlateau
     # in both PyTorch and Keras)...
     treat_lr_factor: float = 0.1
-    # ...and never below this fraction of the script's own learning rate: a run that needs less is mis-set.
+    # ...and never below this fraction of the script's own learning rate (a thousandth: three cuts of 10x).
     treat_lr_floor: float = 1e-3
     # A cure that leaves the loss this many times higher than before it made things worse, and is undone.
     treat_worse_loss_factor: float = 2.0
@@ -110,8 +110,8 @@ class Config:
     # cannot help, so one that acts on the weights follows at once.
     treat_stuck_steps: int = 3
     # Re-initialisation applies only while the run is young (a trained layer's weights carry what it
-    # learned) and only to layers whose weight scale is off the variance-preserving one (He, Xavier/Glorot
-    # 2010) by more than this factor.
+    # learned) and only to layers whose weight scale is off the variance-preserving one (He et al. 2015,
+    # Glorot & Bengio 2010) by more than this factor.
     treat_reinit_early_steps: int = 200
     treat_reinit_off_by: float = 2.0
     # Revived units die again when the steps that killed them go on: an update ratio ||dw||/||w|| above this
