@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+import pytest
 import torch
 
 from benchmarks import overhead, overhead_cell, scoring, workloads
@@ -82,3 +83,13 @@ def test_compiled_cells_say_what_watching_added_to_the_compiled_code() -> None:
     table = overhead.tables([cell], ["gradmedic-compiled"], ["mlp"])
     assert "| gradmedic, default settings, torch.compile | 1.030 |" in table
     assert "gradmedic-compiled on mlp: compiled in 42 s; graphs added while watched 0, graph breaks added 0" in table
+
+
+@pytest.mark.slow
+def test_report_snapshot_is_the_same_twice() -> None:
+    from benchmarks.report_snapshot import snapshot
+
+    first = snapshot(["born_dead_relu"])
+    assert set(first) == {"born_dead_relu/plain", "born_dead_relu/treat", "born_dead_relu/checkup"}
+    assert first["born_dead_relu/treat"]["report"]["treatments"]
+    assert snapshot(["born_dead_relu"]) == first  # seeded: a difference between two commits is the change's

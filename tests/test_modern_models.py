@@ -16,7 +16,7 @@ from torch import nn
 
 import gradmedic
 from gradmedic.probe.layers import activation_kind, find_layers
-from gradmedic.records import LayerInfo, StepStats
+from gradmedic.records import ActivationKind, LayerInfo, StepStats
 
 ALARM = ("warning", "error")
 
@@ -157,8 +157,13 @@ def test_torch_transformer_encoder_is_healthy() -> None:
     assert not _alarms(report)
 
 
+KINDS: dict[str, ActivationKind] = {"GELU": "other", "Tanh": "tanh"}
+
+
 def _info(name: str, order: int, activation: str) -> LayerInfo:
-    return LayerInfo(name=name, type="Linear", order=order, has_weights=True, activation=activation)
+    kind = KINDS.get(activation)
+    module = f"{name}.act" if activation else ""
+    return LayerInfo(name, "Linear", order, activation=activation, activation_module=module, activation_kind=kind)
 
 
 def test_vanishing_advice_blames_tanh_only_where_it_dominates() -> None:

@@ -6,12 +6,14 @@ import math
 from typing import Any, Callable, Iterable, Mapping
 
 from . import growth_advice
+from .numbers_text import sci as _sci
 from .records import (
     DEAD,
     EXPLODING,
     LOSS_DIVERGENCE,
     NON_FINITE,
     SATURATED,
+    SATURATING_KINDS,
     UPDATE_RATIO,
     VANISHING,
     Diagnosis,
@@ -29,21 +31,15 @@ def _names(names: Iterable[object], limit: int = 4) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _sci(value: object) -> str:
-    return f"{float(value):.1e}" if isinstance(value, (int, float)) else str(value)
-
-
-SATURATING = ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")
-
-
 def _saturating(layers: Mapping[str, LayerInfo], flagged: Iterable[str] = ()) -> list[str]:
     """The saturating activations the flagged layers' backward signal passes through (all layers when
     none are flagged), or [] when the model's other activations outnumber them: one tanh pooler in a
     GELU transformer is not why its gradients are small."""
     orders = [layers[n].order for n in flagged if n in layers]
     start = min(orders, default=-1)
-    acts = [i.activation for i in layers.values() if i.activation and i.activation != "functional" and i.order >= start]
-    saturating = [a for a in acts if a in SATURATING]
+    # activation modules only: what a snippet can swap
+    acts = [i for i in layers.values() if i.activation_module and i.activation_kind and i.order >= start]
+    saturating = [i.activation for i in acts if i.activation_kind in SATURATING_KINDS]
     return saturating if len(saturating) * 2 >= len(acts) else []
 
 

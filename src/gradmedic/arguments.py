@@ -5,7 +5,6 @@ and says what to pass. Nothing here creates a file or a folder.
 
 from __future__ import annotations
 
-import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -13,25 +12,6 @@ from typing import Any, Iterable
 
 import torch
 from torch import nn
-
-from .config import Config
-
-
-def check_every(every: Any, name: str = "every") -> None:
-    if every is None:
-        return
-    if isinstance(every, bool) or not isinstance(every, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number >= 1 (steps between full statistics), got {every!r}")
-    if every < 1:
-        raise ValueError(f"every must be >= 1 (got {every}); use every=1 to gather full statistics each step")
-
-
-def check_config(config: Any) -> None:
-    if config is not None and not isinstance(config, Config):
-        raise TypeError(
-            f"config must be a gradmedic.Config, got {type(config).__name__}; "
-            "pass gradmedic.Config(...) with the thresholds you want changed, or leave it out"
-        )
 
 
 def check_flag(value: Any, name: str) -> None:

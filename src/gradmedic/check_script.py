@@ -20,7 +20,6 @@ a Ctrl-C before the first step ends the process by SIGINT, as python would (``ch
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import signal
 import sys
@@ -34,12 +33,12 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from .atomic_file import write_text_atomic
 from .preflight.batch import pick_output
 from .preflight.core import run_checkup
 from .preflight.show import default_console, print_report
 from .probe.graph import graph_parameters
-from .records import SEVERITY_RANK, CheckupReport
+from .records import CheckupReport
+from .report_merge import merge_reports, write_report_json
 from .run import _print_script_traceback, exec_script, find_models_holding, find_trained_models, live_optimizers
 
 HEALTHY, PROBLEMS, NOT_CHECKED = 0, 1, 2
@@ -286,9 +285,8 @@ def _check_models(
             print_report(report, console, title=f"gradmedic check {Path(script).name} {label}".rstrip())
     merged = _merge(reports)
     if options.json_path:
-        data = merged.to_dict()
-        data["models"] = [{"label": label, "type": type(m).__name__} for (label, _), (m, _) in zip(reports, calls)]
-        write_text_atomic(options.json_path, json.dumps(data, indent=2, allow_nan=False))
+        entries = [{"label": label, "type": type(m).__name__} for (label, _), (m, _) in zip(reports, calls)]
+        write_report_json(options.json_path, merged, entries)
     return HEALTHY if merged.healthy else PROBLEMS
 
 
@@ -296,14 +294,18 @@ def _merge(reports: list[tuple[str, CheckupReport]]) -> CheckupReport:
     """One report for several checked models; every model's names but the first's get ``label/``."""
     if len(reports) == 1:
         return reports[0][1]
-    layers, diagnoses, checkup = [], [], []
-    for label, report in reports:
-        prefix = f"{label}/" if label else ""
-        layers += [replace(info, name=prefix + info.name) for info in report.layers]
-        diagnoses += [replace(d, layers=tuple(prefix + n for n in d.layers)) for d in report.diagnoses]
-        checkup += [replace(layer, name=prefix + layer.name) for layer in report.checkup]
-    diagnoses.sort(key=lambda d: -SEVERITY_RANK[d.severity])
+    merged = merge_reports(reports)
+    checkup = [
+        replace(layer, name=f"{label}/{layer.name}" if label else layer.name)
+        for label, r in reports
+        for layer in r.checkup
+    ]
     first = reports[0][1]
     return CheckupReport(
-        steps=0, layers=layers, diagnoses=diagnoses, checkup=checkup, batch_size=first.batch_size, loss=first.loss
+        steps=0,
+        layers=merged.layers,
+        diagnoses=merged.diagnoses,
+        checkup=checkup,
+        batch_size=first.batch_size,
+        loss=first.loss,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,40 @@ class Config:
     # A layer whose weight norm grows more than this many times over the window is still growing from
     # (near) zero (a zero-initialised positional embedding, a LoRA matrix): it is not judged then.
     update_ratio_growth: float = 2.0
+    # A weight whose first norm is below this fraction of its norm now started at (near) zero.
+    update_ratio_near_zero: float = 1e-3
+
+    # --- treatment in flight (``treat=True``) ----------------------------------------------------------
+    # Snapshots to roll back to are taken every this many steps of a healthy run (in host memory; each one
+    # copies the parameters and the optimizer state, so a rarer snapshot costs less and reaches further back).
+    snapshot_every: int = 50
+    # The learning rate is lowered by this factor at a time (10x: the default factor of ReduceLROnPlateau
+    # in both PyTorch and Keras)...
+    treat_lr_factor: float = 0.1
+    # ...and never below this fraction of the script's own learning rate (a thousandth: three cuts of 10x).
+    treat_lr_floor: float = 1e-3
+    # A cure that leaves the loss this many times higher than before it made things worse, and is undone.
+    treat_worse_loss_factor: float = 2.0
+    # A cure helped when the loss fell below this fraction of what it was, or the worst layer's dead
+    # fraction fell by more than this much.
+    treat_better_loss_factor: float = 0.9
+    treat_better_dead_drop: float = 0.05
+    # Steps dropped in a row (non-finite gradients) after which the run is stuck: cures that act on steps
+    # cannot help, so one that acts on the weights follows at once.
+    treat_stuck_steps: int = 3
+    # Re-initialisation applies only while the run is young (a trained layer's weights carry what it
+    # learned) and only to layers whose weight scale is off the variance-preserving one (He et al. 2015,
+    # Glorot & Bengio 2010) by more than this factor.
+    treat_reinit_early_steps: int = 200
+    treat_reinit_off_by: float = 2.0
+    # Revived units die again when the steps that killed them go on: an update ratio ||dw||/||w|| above this
+    # in some layer (healthy runs sit near 1e-3, see update_ratio above) lowers the learning rate as well.
+    treat_revive_large_update: float = 1e-2
+    # A recurrent weight whose radius**steps explodes is rescaled to this spectral radius (below 1, so the
+    # gradient through time no longer grows; Pascanu et al. 2013). The advice snippet names the same value.
+    treat_recurrent_radius: float = 0.9
+    # Keras: treatments per problem kind in one run; past that, the diagnosis stands and the user decides.
+    treat_max_rounds: int = 3
 
     # --- checkup (one pass before training) -------------------------------------------------------------
     # The checkup compares the backpropagated signal of each layer with the model output's and reuses
@@ -104,6 +140,10 @@ class Config:
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every must be >= 1 (got {self.every}); use every=1 to gather full statistics each step")
+        if self.snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be >= 1 (got {self.snapshot_every})")
+        if not 0 < self.treat_lr_factor < 1:
+            raise ValueError(f"treat_lr_factor must lie in (0, 1) (got {self.treat_lr_factor}); 0.1 lowers it 10x")
         if not 1 <= self.persist <= self.window:
             raise ValueError(f"persist must lie in 1..window (got persist={self.persist}, window={self.window})")
         if not 0 <= self.clip_percentile <= 100:
@@ -112,3 +152,29 @@ class Config:
     def is_sampled(self, step: int) -> bool:
         """Whether full statistics are gathered at this optimizer step (0-based)."""
         return step < self.warmup_steps or step % self.every == 0
+
+
+def check_every(every: Any, name: str = "every") -> None:
+    if every is None:
+        return
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 1 (steps between full statistics), got {every!r}")
+    if every < 1:
+        raise ValueError(f"every must be >= 1 (got {every}); use every=1 to gather full statistics each step")
+
+
+def check_config(config: Any) -> None:
+    if config is not None and not isinstance(config, Config):
+        raise TypeError(
+            f"config must be a gradmedic.Config, got {type(config).__name__}; "
+            "pass gradmedic.Config(...) with the thresholds you want changed, or leave it out"
+        )
+
+
+def resolve_config(config: Any = None, every: Any = None) -> Config:
+    """The Config a monitor or a callback runs with: ``config`` (the defaults when None) with ``every`` in
+    place. A config that is not a Config, or an ``every`` that is not a whole number >= 1, raises at once."""
+    check_every(every)
+    check_config(config)
+    chosen = config or Config()
+    return replace(chosen, every=int(every)) if every is not None else chosen

@@ -5,12 +5,15 @@ Framework-free: it reads the evidence of ``detectors/growth.py`` (spectral radiu
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
+
+from .config import Config
+from .numbers_text import sci
 
 RemedyRow = tuple[str, str, str]
 
-TARGET_RADIUS = 0.9
+# the advice names the radius the in-flight cure uses at the default settings
+TARGET_RADIUS = Config.treat_recurrent_radius
 
 SNIPPET_RESCALE = """# bring the recurrent matrix's spectral radius below 1 (or re-initialise it orthogonally and scale it)
 with torch.no_grad():
@@ -32,16 +35,11 @@ SNIPPET_GATED = (
 )
 
 
-def _sci(value: Any) -> str:
-    value = float(value)
-    return "overflow" if math.isinf(value) else f"{value:.1e}"
-
-
 def time_text(through_time: Mapping[str, Mapping[str, Any]]) -> str:
     """'rnn.weight_hh_l0 has spectral radius 1.05 over 300 time steps (up to 2.3e+06x)', for each weight."""
     parts = [
         f"'{key}' has spectral radius {c['radius']:.3g} over {c['steps']} time steps "
-        f"(the signal can grow {_sci(c['growth'])}x)"
+        f"(the signal can grow {sci(float(c['growth']), infinite='overflow')}x)"
         for key, c in through_time.items()
     ]
     return "; ".join(parts)

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from . import arguments
-from .config import Config
+from .config import Config, resolve_config
 from .distributed import RankGroup, RankRecord, fsdp_reason, is_writer, same_draws
 from .faults import one_line, print_traceback, stopped_incident, warn_at_user
 from .merge_ranks import merge_ranks
@@ -45,6 +45,7 @@ from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
+from .probe.layer_table import layer_table
 from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.probe_hook import ProbeHook
 from .probe.recurrent_weights import RecurrenceProbe
@@ -110,8 +111,7 @@ class Monitor:
         check_model(model)
         optimizers = arguments.as_optimizers(optimizer)
         arguments.check_optimizers_train(model, optimizers)
-        arguments.check_every(every)
-        arguments.check_config(config)
+        chosen = resolve_config(config, every)
         arguments.check_flag(console, "console")
         arguments.check_flag(treat, "treat")
         extra_sinks = arguments.check_sinks(sinks)
@@ -122,8 +122,7 @@ class Monitor:
                 "(monitor.close(), or leave its with-block), or watch once with every optimizer: "
                 "gradmedic.watch(model, [opt1, opt2])"
             )
-        cfg = config or Config()
-        self.config = replace(cfg, every=int(every)) if every is not None else cfg
+        self.config = chosen
         self.model = model
         self._wrapper = wrapper  # a torch.compile wrapper: the probe's root hooks go there, outside its graph
         self._seen_compiled = False
@@ -712,41 +711,9 @@ class Monitor:
                 parent = parent.rsplit(".", 1)[0]
                 if parent in order:
                     order[layer.name] = order[parent]
-        fallback = len(order) + 1
         weight_layers = [layer for layer in self.layers if layer.compares_by_depth and layer.name in order]
         output = max(weight_layers, key=lambda layer: order[layer.name]).name if weight_layers else ""
-        infos: dict[str, LayerInfo] = {}
-        for layer in self.layers:
-            site = self._probe.sites.get(layer.name)
-            infos[layer.name] = LayerInfo(
-                name=layer.name,
-                type=type(layer.module).__name__,
-                order=order.get(layer.name, fallback + layer.index),
-                num_params=layer.num_params,
-                # a layer of unknown depth cannot stand in a depth profile
-                has_weights=layer.compares_by_depth and layer.name in order,
-                activation=self._activation_label(site.module) if site else "",
-                activation_module=site.module if site else "",
-                units=site.units if site else 0,
-                is_output=layer.name == output,
-            )
-        for name, site in self._probe.sites.items():
-            if name not in infos:
-                infos[name] = LayerInfo(
-                    name=name,
-                    type=self._activation_label(site.module),
-                    order=order.get(name, fallback),
-                    has_weights=False,
-                    activation=self._activation_label(site.module),
-                    activation_module=site.module,
-                    units=site.units,
-                )
-        self._infos = infos
-
-    def _activation_label(self, module_name: str) -> str:
-        if not module_name:
-            return "functional"
-        return type(self.model.get_submodule(module_name)).__name__
+        self._infos = layer_table(self.model, self.layers, self._probe.sites, order, output)
 
     # --- fail-safe --------------------------------------------------------------------------------------
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:

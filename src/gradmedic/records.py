@@ -26,6 +26,12 @@ UPDATE_RATIO = "update_ratio"
 
 REPORT_VERSION = "1"
 
+# What an activated output can tell, the one vocabulary of the probe, the checkup, the advice, the cures and
+# the Keras adapter: "relu" outputs can die (exact zeros), "sigmoid" and "tanh" outputs can saturate, and
+# "other" activations (LeakyReLU, ELU, GELU, SiLU, ...) neither die nor saturate.
+ActivationKind = Literal["relu", "sigmoid", "tanh", "other"]
+SATURATING_KINDS: frozenset[ActivationKind] = frozenset({"sigmoid", "tanh"})
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -34,8 +40,10 @@ class LayerInfo:
     ``order`` is the position of the layer's first call in a forward pass (depth).
     ``has_weights`` marks layers whose weight gradients enter depth comparisons
     (normalisation layers and embeddings are excluded: their gradients do not measure signal flow).
-    ``activation`` names what follows the layer: a module class ("ReLU", "Tanh", ...),
-    "functional" when the activation was read from the input of the next layer, or "" when unmeasured.
+    ``activation`` names what follows the layer, for people: a module class ("ReLU", "Tanh", ...),
+    "functional" when the activation is a function call in ``forward``, or "" when unmeasured.
+    ``activation_kind`` is what the activation module can tell (None when functional or unmeasured: the
+    probe infers a functional activation's kind step by step, in ``ActivationStats.kind``).
     ``units`` is the number of units in the activated output (0 when unmeasured).
     """
 
@@ -48,6 +56,7 @@ class LayerInfo:
     activation_module: str = ""
     units: int = 0
     is_output: bool = False
+    activation_kind: ActivationKind | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +76,7 @@ class LayerInfo:
 class ActivationStats:
     """Reductions of one layer's activated output over the batches of one sampled step."""
 
-    kind: str  # "relu" (can die), "sigmoid", "tanh", or "other": from the module, or inferred from the range
+    kind: ActivationKind  # from the module, or inferred from the range
     zero_fraction: float
     saturated_fraction: float | None  # only for sigmoid- and tanh-like outputs
     active: np.ndarray  # bool[units]: the unit was > 0 for at least one example in this step
@@ -367,7 +376,7 @@ class CheckupLayer:
     name: str
     type: str
     units: int
-    activation: str = ""  # "relu", "sigmoid", "tanh", "other", or "" when no activation follows
+    activation: ActivationKind | Literal[""] = ""  # "" when no activation follows
     dead_units: int | None = None  # units zero for every example of the batch (ReLU-like layers only)
     saturated_fraction: float | None = None  # outputs at a sigmoid or tanh asymptote
     act_std: float | None = None  # standard deviation of the signal over the batch

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import builtins
 import gc
-import json
 import math
 import os
 import signal
@@ -38,15 +37,15 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from . import arguments
-from .atomic_file import write_text_atomic
-from .config import Config
+from .config import Config, check_config, check_every
 from .distributed import FSDP_UNSUPPORTED, is_writer
 from .faults import one_line
 from .monitor import COMPILED_STEP, Monitor, monitor_of
 from .probe.gradients import grad_norms
 from .probe.graph import graph_leaves, graph_parameters
 from .probe.probe_hook import ProbeHook
-from .records import SEVERITY_RANK, Diagnosis, Incident, LayerInfo, Report, Treatment
+from .records import Incident, Report
+from .report_merge import merge_reports, write_report_json
 from .run_signals import Stopped, signals_deferred, stop_signals_raise
 from .unwatched import nothing_watched_reason
 
@@ -394,36 +393,12 @@ class ScriptWatcher:
             if script_ran and not self.options.quiet and is_writer():
                 print(f"gradmedic: no training step was watched: {reason}", file=sys.stderr)
         if self.options.json_path and is_writer():  # under torchrun, rank 0 writes the one report
-            data = report.to_dict()
-            data["models"] = [
+            models = [
                 {"label": w.label, "type": type(w.monitor.model).__name__, "steps": r.steps}
                 for w, (_, r) in zip(self.watched, reports)
             ]
-            write_text_atomic(self.options.json_path, json.dumps(data, indent=2, allow_nan=False))
+            write_report_json(self.options.json_path, report, models)
         return report
-
-
-def merge_reports(reports: list[tuple[str, Report]]) -> Report:
-    """One report for several watched models; layers of every model but the first get ``label/``."""
-    layers: list[LayerInfo] = []
-    diagnoses: list[Diagnosis] = []
-    treatments: list[Treatment] = []
-    incidents: list[Incident] = []
-    for label, report in reports:
-        prefix = f"{label}/" if label else ""
-        layers += [replace(info, name=prefix + info.name) for info in report.layers]
-        diagnoses += [replace(d, layers=tuple(prefix + n for n in d.layers)) for d in report.diagnoses]
-        treatments += [replace(t, action=f"{label}: {t.action}") if label else t for t in report.treatments]
-        incidents += [replace(i, component=f"{label}: {i.component}") if label else i for i in report.incidents]
-    diagnoses.sort(key=lambda d: (-SEVERITY_RANK[d.severity], d.first_step))
-    treatments.sort(key=lambda t: t.step)
-    return Report(
-        steps=max((r.steps for _, r in reports), default=0),
-        layers=layers,
-        diagnoses=diagnoses,
-        treatments=treatments,
-        incidents=incidents,
-    )
 
 
 def exec_script(path: str, args: list[str]) -> None:
@@ -451,8 +426,8 @@ def check_options(options: RunOptions) -> str | None:
         arguments.check_logdir(options.logdir, "--logdir")
         arguments.check_output_file(options.json_path, "--json")
         arguments.check_output_file(options.html_path, "--html")
-        arguments.check_every(options.every, "--every")
-        arguments.check_config(options.config)
+        check_every(options.every, "--every")
+        check_config(options.config)
     except (TypeError, ValueError) as exc:
         return str(exc)
     return None

@@ -44,11 +44,6 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if len(values) else float("nan")
 
 
-def sci(value: float) -> str:
-    """A number in short scientific form, for messages."""
-    return f"{value:.1e}" if value == value else "nan"
-
-
 def finite_losses(history: Sequence[StepStats]) -> list[tuple[int, float]]:
     """Every finite loss the records hold, one per step, as (step, loss) in step order."""
     per_step: dict[int, float] = {}

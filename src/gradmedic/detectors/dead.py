@@ -8,13 +8,23 @@ the model's input (data, not an activation) are never judged.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import replace
+from typing import Mapping, MutableMapping, Sequence
 
 import numpy as np
 
 from ..config import Config
-from ..records import DEAD, Finding, LayerInfo, Severity, StepStats
+from ..records import DEAD, VANISHING, ActivationStats, Finding, LayerInfo, Severity, StepStats
 from .common import by_depth, last
+
+
+def ever_active(acts: Sequence[ActivationStats]) -> np.ndarray | None:
+    """Per unit, whether it was active in any of these records; None when there are none or their sizes differ."""
+    masks = [a.active for a in acts]
+    if not masks or len({m.shape for m in masks}) != 1:
+        return None
+    ever: np.ndarray = np.logical_or.reduce(masks)
+    return ever
 
 
 def dead_fractions(window: Sequence[StepStats], layers: Mapping[str, LayerInfo]) -> dict[str, float]:
@@ -26,12 +36,32 @@ def dead_fractions(window: Sequence[StepStats], layers: Mapping[str, LayerInfo])
         acts = [s.layers[info.name].activation if info.name in s.layers else None for s in window]
         if any(a is None or a.kind != "relu" for a in acts):
             continue
-        masks = [a.active for a in acts if a is not None]
-        if len({m.shape for m in masks}) != 1 or masks[0].size == 0:
+        ever = ever_active([a for a in acts if a is not None])
+        if ever is None or ever.size == 0:
             continue
-        ever = np.logical_or.reduce(masks)
         out[info.name] = float(1.0 - ever.mean())
     return out
+
+
+def ladder(fractions: Mapping[str, float], cfg: Config, born_dead: bool = False) -> tuple[Severity, list[str]]:
+    """The severity of these layers' dead fractions, and the layers to name: those dead past
+    ``dead_layer_fraction``, or all of them when none is. A layer born dead (every unit) is an error."""
+    worst = max(fractions.values())
+    severity: Severity = "info"
+    if born_dead or worst >= cfg.dead_error_fraction:
+        severity = "error"
+    elif worst >= cfg.dead_layer_fraction:
+        severity = "warning"
+    return severity, [n for n, f in fractions.items() if f >= cfg.dead_layer_fraction] or list(fractions)
+
+
+def explains_vanishing(findings: MutableMapping[str, Finding]) -> None:
+    """Dead units cut the backward signal: vanishing gradients beside them (above info) are their doing,
+    so the vanishing finding drops to info and names them as its cause."""
+    vanish, died = findings.get(VANISHING), findings.get(DEAD)
+    if vanish is None or died is None or died.severity == "info":
+        return
+    findings[VANISHING] = replace(vanish, evidence={**vanish.evidence, "explained_by": DEAD}, severity="info")
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
@@ -42,13 +72,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     flagged = {name: f for name, f in fractions.items() if f >= cfg.dead_info_fraction}
     if not flagged:
         return None
-    worst = max(flagged.values())
-    severity: Severity = "info"
-    if worst >= cfg.dead_error_fraction:
-        severity = "error"
-    elif worst >= cfg.dead_layer_fraction:
-        severity = "warning"
-    serious = {n: f for n, f in flagged.items() if f >= cfg.dead_layer_fraction} or flagged
+    severity, serious = ladder(flagged, cfg)
     names = tuple(serious)
     return Finding(
         kind=DEAD,

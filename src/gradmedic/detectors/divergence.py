@@ -21,6 +21,11 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     return _against_best(history, cfg) or _against_start(history, cfg)
 
 
+def diverged(loss: float, reference: float, cfg: Config) -> bool:
+    """The one rule of divergence: a loss more than ``divergence_factor`` times its reference."""
+    return loss > cfg.divergence_factor * reference
+
+
 def _against_best(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     losses = [(s.step, s.loss) for s in history if s.loss is not None and math.isfinite(s.loss)]
     w = cfg.window
@@ -34,8 +39,8 @@ def _against_best(history: Sequence[StepStats], cfg: Config) -> Finding | None:
         return None
     best = min(start, *(median(values[i : i + w]) for i in range(0, len(values) - w + 1)))
     recent = values[-w:]
-    above = [v for v in recent if v > cfg.divergence_factor * best and v > start]
-    if now <= cfg.divergence_factor * best or now <= start or len(above) < cfg.persist:
+    above = [v for v in recent if diverged(v, best, cfg) and v > start]
+    if not diverged(now, best, cfg) or now <= start or len(above) < cfg.persist:
         return None
     return Finding(
         kind=LOSS_DIVERGENCE,
@@ -58,11 +63,10 @@ def _against_start(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     values = [v for _, v in losses]
     # the first loss, or the median of the first few when it was unusually high
     start = min(values[0], median(values[: cfg.window]))
-    threshold = cfg.divergence_factor * start
     recent = losses[1:][-cfg.window :]
     needed = max(2, min(cfg.persist, len(recent)))
-    above = [(step, v) for step, v in recent if v > threshold]
-    if len(above) < needed or values[-1] <= threshold:
+    above = [(step, v) for step, v in recent if diverged(v, start, cfg)]
+    if len(above) < needed or not diverged(values[-1], start, cfg):
         return None
     now = values[-1]
     error = now > cfg.divergence_factor**2 * start

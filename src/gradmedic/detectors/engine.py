@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
 from ..config import Config
-from ..records import DEAD, EXPLODING, NON_FINITE, SEVERITY_RANK, VANISHING, Finding, LayerInfo, StepStats
+from ..records import EXPLODING, NON_FINITE, SEVERITY_RANK, Finding, LayerInfo, StepStats
 from . import dead, divergence, exploding, nonfinite, saturation, update_ratio, vanishing
 
 Detector = Callable[[Sequence[StepStats], Mapping[str, LayerInfo], Config], "Finding | None"]
@@ -92,7 +92,4 @@ def _explain_away(findings: dict[str, Finding]) -> None:
         and blown.first_step <= broken.first_step
     ):
         findings[NON_FINITE] = replace(broken, evidence={**broken.evidence, "explained_by": EXPLODING})
-    vanish, died = findings.get(VANISHING), findings.get(DEAD)
-    if vanish is None or died is None or died.severity == "info":
-        return
-    findings[VANISHING] = replace(vanish, evidence={**vanish.evidence, "explained_by": DEAD}, severity="info")
+    dead.explains_vanishing(findings)

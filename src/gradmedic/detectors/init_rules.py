@@ -16,11 +16,11 @@ Every finding's evidence says ``"source": "checkup"``, so the advice explains it
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Sequence
 
 from ..config import Config
 from ..records import DEAD, EXPLODING, NON_FINITE, SATURATED, VANISHING, CheckupLayer, Finding, Recurrence, Severity
+from .dead import explains_vanishing, ladder
 
 SOURCE = "checkup"
 
@@ -41,10 +41,7 @@ def judge(
         through_time(recurrence, cfg),  # after the depth profile: a cause through time wins its kind
     ]
     findings = {f.kind: f for f in found if f is not None}
-    died, vanish = findings.get(DEAD), findings.get(VANISHING)
-    if died is not None and vanish is not None and died.severity != "info":
-        # dead units cut the backward signal: the vanishing profile is their doing
-        findings[VANISHING] = replace(vanish, severity="info", evidence={**vanish.evidence, "explained_by": DEAD})
+    explains_vanishing(findings)
     return list(findings.values())
 
 
@@ -67,13 +64,7 @@ def dead(layers: Sequence[CheckupLayer], cfg: Config) -> Finding | None:
     if not fractions:
         return None
     born = [name for name, f in fractions.items() if f >= 1.0]
-    worst = max(fractions.values())
-    severity: Severity = "info"
-    if born or worst >= cfg.dead_error_fraction:
-        severity = "error"
-    elif worst >= cfg.dead_layer_fraction:
-        severity = "warning"
-    names = [n for n, f in fractions.items() if f >= cfg.dead_layer_fraction] or list(fractions)
+    severity, names = ladder(fractions, cfg, born_dead=bool(born))
     units = {layer.name: layer.units for layer in hidden if layer.name in fractions}
     return _finding(
         DEAD,

@@ -24,7 +24,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         return None
     high: dict[str, float] = {}
     for info in by_depth(layers):
-        if _growing_from_zero(history, window, info.name, cfg.update_ratio_growth):
+        if _growing_from_zero(history, window, info.name, cfg):
             continue
         ratios = [r for s in window if (r := _ratio(s, info.name)) is not None]
         if sum(r > cfg.update_ratio_warning for r in ratios) >= cfg.persist:
@@ -43,19 +43,15 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     )
 
 
-def _growing_from_zero(history: Sequence[StepStats], window: Sequence[StepStats], name: str, factor: float) -> bool:
+def _growing_from_zero(history: Sequence[StepStats], window: Sequence[StepStats], name: str, cfg: Config) -> bool:
     """Weights that started at (near) zero and still grow over the window: a zero-initialised embedding,
     a LoRA matrix. Each update is large against them by construction, and says nothing about the rate.
     (Weights blown up from a normal init by a far too large rate grow too, but did not start at zero.)"""
     first = next((n for s in history if (n := _weight_norm(s, name)) is not None), None)
     norms = [n for s in window if (n := _weight_norm(s, name)) is not None]
-    if first is None or not norms or first > NEAR_ZERO * max(norms):
+    if first is None or not norms or first > cfg.update_ratio_near_zero * max(norms):
         return False
-    return min(norms) <= 0 or max(norms) > factor * min(norms)
-
-
-# A weight whose first norm is below this fraction of its norm now started at (near) zero.
-NEAR_ZERO = 1e-3
+    return min(norms) <= 0 or max(norms) > cfg.update_ratio_growth * min(norms)
 
 
 def _weight_norm(step: StepStats, name: str) -> float | None:

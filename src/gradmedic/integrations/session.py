@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, resolve_config
 from ..monitor import Monitor, watch
 from ..records import Incident, Report
 
@@ -31,12 +31,8 @@ class CallbackSession:
         treat: bool = False,
         console: bool = True,
     ) -> None:
-        if config is not None and not isinstance(config, Config):
-            raise TypeError(f"config must be a gradmedic.Config, got {type(config).__name__}")
-        Config(every=every) if every is not None else None  # a bad `every` is refused now, not mid-training
         self.logdir = logdir
-        self.every = every
-        self.config = config
+        self.config = resolve_config(config, every)  # a bad one is refused now, not mid-training
         self.treat = treat
         self.console = console
         self.monitor: Monitor | None = None
@@ -50,7 +46,6 @@ class CallbackSession:
                 model,
                 list(optimizers),
                 logdir=logdir if main else None,
-                every=self.every,
                 config=self.config,
                 console=self.console and main,
                 treat=self.treat,

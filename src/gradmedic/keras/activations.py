@@ -1,7 +1,6 @@
 """What a Keras activation can tell us, and its reductions inside the training graph.
 
-"relu" outputs can die (exact zeros), "sigmoid" and "tanh" outputs can saturate, "other" activations
-neither die nor saturate; ``None`` means no activation (``"linear"``). The reductions run in the
+Kinds are ``records.ActivationKind``, as for PyTorch; ``None`` means no activation (``"linear"``). The reductions run in the
 sampled step's compiled function, on the tensor the layer produced, so no extra forward pass is needed.
 """
 
@@ -11,8 +10,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from ..records import ActivationKind
+
 # activation function name -> kind; a name not listed here is "other"
-FUNCTION_KINDS: dict[str, str | None] = {
+FUNCTION_KINDS: dict[str, ActivationKind | None] = {
     "linear": None,
     "relu": "relu",
     "relu6": "relu",
@@ -33,7 +34,7 @@ def function_name(fn: Any) -> str:
     return str(name)
 
 
-def activation_of(layer: Any) -> tuple[str | None, str]:
+def activation_of(layer: Any) -> tuple[ActivationKind | None, str]:
     """(kind, label) of the activation a layer applies to its output; (None, "") when it applies none."""
     cls = type(layer).__name__
     if cls == "ReLU":
@@ -62,7 +63,7 @@ def unit_axis(layer: Any, rank: int) -> int:
     return rank - 1
 
 
-def reduce_parts(y: Any, kind: str, axis: int, margin: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def reduce_parts(y: Any, kind: ActivationKind, axis: int, margin: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """(zero_fraction, saturated_fraction, active per unit) of one activated output, as float32 tensors."""
     x = tf.cast(y, tf.float32)
     rank = x.shape.rank or 1
@@ -79,7 +80,7 @@ def reduce_parts(y: Any, kind: str, axis: int, margin: float) -> tuple[tf.Tensor
     return zero, saturated, tf.reshape(active, [-1])
 
 
-def reduce_in_graph(y: Any, kind: str, axis: int, margin: float) -> tf.Tensor:
+def reduce_in_graph(y: Any, kind: ActivationKind, axis: int, margin: float) -> tf.Tensor:
     """[zero_fraction, saturated_fraction, active per unit...] of one activated output, as float32."""
     zero, saturated, active = reduce_parts(y, kind, axis, margin)
     return tf.concat([tf.stack([zero, saturated]), active], 0)

@@ -17,13 +17,12 @@ import functools
 import math
 import warnings
 import weakref
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from ..config import Config
+from ..config import Config, resolve_config
 from ..pipeline import Pipeline
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
 from ..sinks.base import SinkSet
@@ -43,10 +42,7 @@ class GradmedicCallback(keras.callbacks.Callback):
         console: bool = True,
     ) -> None:
         super().__init__()
-        if config is not None and not isinstance(config, Config):
-            raise TypeError(f"config must be a gradmedic.Config, got {type(config).__name__}")
-        cfg = config or Config()  # a bad `every` is refused here, before training
-        self.config = replace(cfg, every=every) if every is not None else cfg
+        self.config = resolve_config(config, every)  # a bad one is refused here, before training
         self.logdir = logdir
         self.console = console
         self.treat = treat

@@ -13,7 +13,7 @@ restored afterwards and no optimizer step is taken.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import keras
 import numpy as np
@@ -22,7 +22,7 @@ import tensorflow as tf
 from ..advice import explain
 from ..config import Config
 from ..detectors.init_rules import judge
-from ..records import SEVERITY_RANK, CheckupLayer, CheckupReport
+from ..records import SEVERITY_RANK, ActivationKind, CheckupLayer, CheckupReport
 from .activations import reduce_in_graph, unit_axis
 from .advice import keras_report
 from .layers import find_layers, layer_table, leaves
@@ -181,7 +181,7 @@ def _records(
         count = int(y.shape[axis]) if rank else 1
         units[name] = count
         dead = saturated = None
-        kind = ""
+        kind: ActivationKind | Literal[""] = ""
         if site is not None:
             packed = reduce_in_graph(y, site.kind, axis, cfg.saturation_margin).numpy()
             kind = site.kind

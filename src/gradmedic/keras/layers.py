@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..records import LayerInfo
+from ..records import ActivationKind, LayerInfo
 from .activations import activation_of, is_activation_layer
 
 NORM_LAYERS = (
@@ -55,7 +55,7 @@ class Site:
 
     name: str  # the weight layer it belongs to, or the activation layer's own name
     layer: Any  # the layer whose output is measured
-    kind: str  # "relu", "sigmoid", "tanh" or "other"
+    kind: ActivationKind
     label: str  # "ReLU", "Sigmoid", ...: what LayerInfo.activation shows
     module: str  # the name of the layer that applies the activation
     index: int
@@ -158,6 +158,7 @@ def layer_table(layers: list[KerasLayer], sites: list[Site], units: dict[str, in
             activation_module=site.module if site else "",
             units=units.get(layer.name, 0),
             is_output=layer.name == output,
+            activation_kind=site.kind if site else None,
         )
     for name, site in by_name.items():
         if name not in infos:
@@ -169,5 +170,6 @@ def layer_table(layers: list[KerasLayer], sites: list[Site], units: dict[str, in
                 activation=site.label,
                 activation_module=site.module,
                 units=units.get(name, 0),
+                activation_kind=site.kind,
             )
     return infos

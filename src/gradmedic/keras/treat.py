@@ -24,9 +24,6 @@ import numpy as np
 from ..config import Config
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, SEVERITY_RANK, Diagnosis, LayerInfo, StepStats, Treatment
 
-FACTOR = 0.1  # the learning rate is lowered 10x at a time
-MAX_ROUNDS = 3  # treatments per kind in one run: past that, the diagnosis stands and the user decides
-
 
 @dataclass
 class Snapshot:
@@ -87,7 +84,7 @@ class KerasDoctor:
         if self._plan is not None or stats.step < self._quiet_until:
             return
         plan = self._choose(stats, serious)
-        if plan is not None and self._rounds.get(plan.kind, 0) < MAX_ROUNDS:
+        if plan is not None and self._rounds.get(plan.kind, 0) < self.config.treat_max_rounds:
             self._rounds[plan.kind] = self._rounds.get(plan.kind, 0) + 1
             self._plan = plan
 
@@ -164,11 +161,12 @@ class KerasDoctor:
         if schedule is not None and not hasattr(schedule, "assign"):
             return None  # a LearningRateSchedule: Keras gives no clean way to scale it in flight
         old = float(np.array(optimizer.learning_rate))
-        optimizer.learning_rate = old * FACTOR
+        factor = self.config.treat_lr_factor
+        optimizer.learning_rate = old * factor
         return (
-            f"lowered the learning rate from {old:.3g} to {old * FACTOR:.3g}",
+            f"lowered the learning rate from {old:.3g} to {old * factor:.3g}",
             {"learning_rate": old},
-            {"learning_rate": old * FACTOR},
+            {"learning_rate": old * factor},
             f"model.optimizer.learning_rate = {old:.3g}",
         )
 

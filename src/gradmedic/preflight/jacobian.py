@@ -11,12 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..records import ActivationKind
+
 # The closed-form derivatives, as functions of the pre-activation z.
-_EXACT: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+_EXACT: dict[type[nn.Module], ActivationKind] = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
 _WORK = 2.5e8  # about 0.07 s of eigensolves on one CPU core: the number of examples scales down with size
 
 
-def _closed_form(kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _closed_form(kind: ActivationKind, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(f(z), f'(z)) for the three kinds whose derivative has a closed form."""
     if kind == "relu":
         return z.clamp_min(0), (z > 0).to(z.dtype)
@@ -27,7 +29,7 @@ def _closed_form(kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return s, s * (1 - s)
 
 
-def derivative(z: torch.Tensor, y: torch.Tensor, kind: str, module: nn.Module | None) -> torch.Tensor | None:
+def derivative(z: torch.Tensor, y: torch.Tensor, kind: ActivationKind, module: nn.Module | None) -> torch.Tensor | None:
     """f'(z) for rows of pre-activations ``z`` [k, out] whose activations are ``y`` [k, out], or None when
     ``y`` is not an elementwise function of ``z`` we can differentiate (a norm or a residual in between)."""
     z, y = z.detach().float(), y.detach().float()

@@ -21,10 +21,10 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ..config import Config
-from ..probe.activations import Site
 from ..probe.hooks import ForwardProbe, output_tensors
+from ..probe.layer_table import layer_table
 from ..probe.layers import Layer, find_frozen_layers, find_layers
-from ..records import ActivationStats, CheckupLayer, LayerInfo
+from ..records import ActivationKind, ActivationStats, CheckupLayer, LayerInfo
 from .batch import Call, LossFn, batch_size, call_model, make_loss
 from .jacobian import derivative, examples_for, mean_singular_value
 
@@ -74,7 +74,7 @@ class SignalProbe(ForwardProbe):
         ]
         self.arm()
 
-    def _record(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
+    def _record(self, site_name: str, x: torch.Tensor, kind: ActivationKind | None, module: str, conv: bool) -> None:
         # ForwardProbe calls this once per site and pass, wherever it attributes an activation to a layer
         super()._record(site_name, x, kind, module, conv)
         if site_name not in self.site_signals:
@@ -255,29 +255,6 @@ def _jacobian(model: nn.Module, layer: Layer, probe: SignalProbe, act: Activatio
 
 
 def _infos(model: nn.Module, hooked: list[Layer], probe: SignalProbe, output: str) -> list[LayerInfo]:
-    """The layer table of the report, as the monitor builds it: call order, activation, units."""
-    order = probe.order
-    fallback = len(order) + 1
-
-    def label(site: Site | None) -> str:
-        if site is None:
-            return ""
-        return type(model.get_submodule(site.module)).__name__ if site.module else "functional"
-
-    infos = []
-    for layer in hooked:
-        site = probe.sites.get(layer.name)
-        infos.append(
-            LayerInfo(
-                name=layer.name,
-                type=type(layer.module).__name__,
-                order=order.get(layer.name, fallback + layer.index),
-                num_params=layer.num_params,
-                has_weights=layer.compares_by_depth and layer.name in order,
-                activation=label(site),
-                activation_module=site.module if site else "",
-                units=site.units if site else 0,
-                is_output=layer.name == output,
-            )
-        )
-    return sorted(infos, key=lambda info: info.order)
+    """The layer table of the report, as the monitor builds it (the hooked layers alone), in depth order."""
+    infos = layer_table(model, hooked, probe.sites, probe.order, output, activation_rows=False)
+    return sorted(infos.values(), key=lambda info: info.order)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..records import ActivationStats
+from ..records import ActivationKind, ActivationStats
 
 # Layout of the packed tensor: [nonzero_count, sigmoid_saturated, tanh_saturated, min, *unit_max]
 _HEADER = 4
@@ -32,7 +32,7 @@ def cpu_scratch() -> torch.Tensor:
 
 
 def reduce_activation(
-    x: torch.Tensor, unit_dim: int, kind: str | None, margin: float, scratch: torch.Tensor | None = None
+    x: torch.Tensor, unit_dim: int, kind: ActivationKind | None, margin: float, scratch: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reduce an activation tensor to (header[4], unit_max[units]) without leaving the device.
 
@@ -67,7 +67,7 @@ def reduce_activation(
 
 
 def _counts(
-    x: torch.Tensor, kind: str | None, margin: float, out: torch.Tensor | None, zero: torch.Tensor
+    x: torch.Tensor, kind: ActivationKind | None, margin: float, out: torch.Tensor | None, zero: torch.Tensor
 ) -> list[torch.Tensor]:
     """[nonzero, sigmoid-saturated, tanh-saturated] of float32 ``x`` as 0-d sums; ``out`` is work space.
 
@@ -89,14 +89,17 @@ class Site:
     """Where an activation is measured: the output of ``name`` (a layer, or an activation module)."""
 
     name: str
-    kind: str | None  # from the activation module; None when functional
+    kind: ActivationKind | None  # from the activation module; None when functional
     module: str  # the activation module's name, "" when functional
     unit_dim: int
     header: torch.Tensor | None = None
     unit_max: torch.Tensor | None = None
     numel: int = 0
-    inferred: tuple[str, int] = ("", 0)  # a functional activation's last inferred kind, and for how many steps
-    counted_as: str | None = None  # what this step's reductions counted (see reduce_activation)
+    inferred: tuple[ActivationKind | None, int] = (
+        None,
+        0,
+    )  # a functional activation's last inferred kind, and for how many steps
+    counted_as: ActivationKind | None = None  # what this step's reductions counted (see reduce_activation)
 
     def add(self, x: torch.Tensor, margin: float, scratch: torch.Tensor | None = None) -> None:
         if self.header is None:
@@ -110,7 +113,7 @@ class Site:
             self.unit_max = torch.maximum(self.unit_max, unit_max)
         self.numel += x.numel()
 
-    def _counting(self) -> str | None:
+    def _counting(self) -> ActivationKind | None:
         if self.kind is not None:
             return self.kind
         kind, steps = self.inferred
@@ -155,7 +158,7 @@ class Site:
         return _HEADER + self.units
 
 
-def infer_kind(lo: float, hi: float) -> str:
+def infer_kind(lo: float, hi: float) -> ActivationKind:
     """The kind of a functional activation, from the range of its output."""
     if lo > 0 and hi <= 1:
         return "sigmoid"

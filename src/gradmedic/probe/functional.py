@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from ..records import ActivationKind
 
-def _kinds() -> dict[Any, str]:
+
+def _kinds() -> dict[Any, ActivationKind]:
     """Function object (as the mode receives it) -> activation kind, as in layers.ACTIVATION_KINDS."""
-    names: dict[str, list[tuple[Any, str]]] = {
+    names: dict[ActivationKind, list[tuple[Any, str]]] = {
         "relu": [
             (torch, "relu"),
             (torch, "relu_"),
@@ -53,7 +55,7 @@ def _kinds() -> dict[Any, str]:
             + ("softplus", "hardswish")
         ],
     }
-    table: dict[Any, str] = {}
+    table: dict[Any, ActivationKind] = {}
     for kind, places in names.items():
         for owner, name in places:
             fn = getattr(owner, name, None)
@@ -62,7 +64,7 @@ def _kinds() -> dict[Any, str]:
     return table
 
 
-ACTIVATION_FUNCTIONS: dict[Any, str] = _kinds()
+ACTIVATION_FUNCTIONS: dict[Any, ActivationKind] = _kinds()
 
 # A model whose sampled passes showed no functional activation this many times in a row (its activations
 # are modules) is not intercepted again: the mode costs Python on every torch call it sees.
@@ -88,7 +90,7 @@ class ActivationMode(TorchFunctionMode):
     A pass that raised leaves it entered; the next ``enter`` or ``leave`` takes it off the stack then.
     """
 
-    def __init__(self, on_activation: Callable[[str, Any], Any]) -> None:
+    def __init__(self, on_activation: Callable[[ActivationKind, Any], Any]) -> None:
         super().__init__()
         self.on_activation = on_activation
         self.entered = False  # reporting: inside a sampled training pass

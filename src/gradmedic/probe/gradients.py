@@ -15,21 +15,7 @@ import torch
 
 from ..records import LayerStats
 from .layers import Layer
-
-
-def _norms(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """L2 norm of each tensor, stacked on one device as float32: [len(tensors)]."""
-    if not tensors:
-        return torch.zeros(0, device=device)
-    dense = [t.coalesce().values() if t.is_sparse else t for t in tensors]
-    try:
-        norms = list(torch._foreach_norm(dense, 2, dtype=torch.float32))
-    except RuntimeError:  # float64 tensors do not narrow inside the kernel
-        norms = [n.float() for n in torch._foreach_norm(dense)]
-    try:
-        return torch.stack(norms)
-    except RuntimeError:  # tensors on several devices
-        return torch.stack([n.to(device) for n in norms])
+from .norms import norms as _norms
 
 
 def grad_norms(tensors: Sequence[torch.Tensor]) -> dict[int, float]:

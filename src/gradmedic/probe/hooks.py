@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ..records import ActivationKind
 from .activations import Site, cpu_scratch
 from .functional import ActivationMode, under_compile
 from .layers import Layer, activation_kind
@@ -83,9 +84,9 @@ class ForwardProbe:
         self._producer: Layer | None = None
         self._producer_output: Any = None
         self._measured: set[str] = set()  # sites measured in this pass, either way
-        self._direct: dict[str, tuple[str | None, int]] = {}  # sites measured where computed: (kind, units)
+        self._direct: dict[str, tuple[ActivationKind | None, int]] = {}  # sites measured where computed: (kind, units)
         self._in_activation = 0  # inside an activation module's forward: its own F.relu is not counted twice
-        self._pending: dict[str, tuple[str | None, str, bool, list[tuple[torch.Tensor, int]]]] = {}
+        self._pending: dict[str, tuple[ActivationKind | None, str, bool, list[tuple[torch.Tensor, int]]]] = {}
         self._mode = ActivationMode(guard(self._functional))
         self._armed: list[RemovableHandle] = []
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
@@ -209,7 +210,7 @@ class ForwardProbe:
     def _activation_pre(self, module: nn.Module, args: Any) -> None:
         self._in_activation += 1
 
-    def _activation_post(self, name: str, kind: str) -> Callable[[nn.Module, Any, Any], None]:
+    def _activation_post(self, name: str, kind: ActivationKind) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             self._in_activation = max(self._in_activation - 1, 0)
             if not _training(module) or not isinstance(output, torch.Tensor) or output.ndim < 1:
@@ -222,7 +223,7 @@ class ForwardProbe:
 
         return hook
 
-    def _functional(self, kind: str, out: Any) -> None:
+    def _functional(self, kind: ActivationKind, out: Any) -> None:
         """A functional activation's result: the activated output of the layer that ran last, if it is its."""
         producer = self._producer
         if producer is None or self._in_activation or not isinstance(out, torch.Tensor) or not out.ndim:
@@ -239,7 +240,9 @@ class ForwardProbe:
         self._mode.found = True
         self._record_direct(producer.name, out, kind, "", producer.is_conv)
 
-    def _record_direct(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
+    def _record_direct(
+        self, site_name: str, x: torch.Tensor, kind: ActivationKind | None, module: str, conv: bool
+    ) -> None:
         """Measured where computed: every call of one kind and width in a pass adds to the site (time steps).
 
         The first call is reduced at once; later ones (the next time steps) wait for the end of the pass,
@@ -270,7 +273,7 @@ class ForwardProbe:
             for x in tensors:
                 self._record(site_name, x, kind, module, conv)
 
-    def _record(self, site_name: str, x: torch.Tensor, kind: str | None, module: str, conv: bool) -> None:
+    def _record(self, site_name: str, x: torch.Tensor, kind: ActivationKind | None, module: str, conv: bool) -> None:
         self._measured.add(site_name)
         unit_dim = _unit_dim(x, conv)
         site = self.sites.get(site_name)

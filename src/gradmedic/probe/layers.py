@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-# Activation modules and what their output can tell us. "relu" outputs can die (exact zeros);
-# "sigmoid" and "tanh" outputs can saturate; "other" activations neither die nor saturate.
-ACTIVATION_KINDS: dict[type[nn.Module], str] = {
+from ..records import ActivationKind
+
+# Activation modules and what their output can tell (records.ActivationKind).
+ACTIVATION_KINDS: dict[type[nn.Module], ActivationKind] = {
     nn.ReLU: "relu",
     nn.ReLU6: "relu",
     nn.Threshold: "relu",
@@ -53,7 +54,7 @@ CONV_TYPES: tuple[type[nn.Module], ...] = (nn.modules.conv._ConvNd,)
 NON_SATURATING_NAMES = ("gelu", "silu", "swish", "mish", "elu")
 
 
-def activation_kind(module: nn.Module) -> str | None:
+def activation_kind(module: nn.Module) -> ActivationKind | None:
     """The activation kind of a module, or None when it is not an activation module."""
     for cls in type(module).__mro__:
         if cls in ACTIVATION_KINDS:

@@ -15,10 +15,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from ..records import ActivationKind
+
 RECURRENT_TYPES: tuple[type[nn.Module], ...] = (nn.RNNBase, nn.RNNCellBase)
 
 
-def recurrent_kind(module: nn.Module) -> str | None:
+def recurrent_kind(module: nn.Module) -> ActivationKind | None:
     """The activation kind of a built-in recurrent layer's output, or None when it has none to measure."""
     if not isinstance(module, RECURRENT_TYPES):
         return None

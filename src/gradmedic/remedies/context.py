@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..detectors.dead import ever_active
 from ..records import LayerInfo, StepStats
 from .gate import StepGate
 from .snapshots import Snapshots
@@ -39,14 +40,9 @@ class Context:
     def dead_mask(self, layer: str) -> np.ndarray | None:
         """Units of ``layer`` never active over the detector's window (True = dead), or None if unknown."""
         window = list(self.history)[-self.config.window :]
-        masks = [
-            s.layers[layer].activation.active  # type: ignore[union-attr]
-            for s in window
-            if layer in s.layers and s.layers[layer].activation is not None
-        ]
-        if not masks or len({m.shape for m in masks}) != 1:
-            return None
-        return ~np.logical_or.reduce(masks)
+        acts = [act for s in window if layer in s.layers and (act := s.layers[layer].activation) is not None]
+        ever = ever_active(acts)
+        return None if ever is None else ~ever
 
     def recent_loss(self) -> float | None:
         """The median loss of the last sampled steps, or None when no loss was seen."""

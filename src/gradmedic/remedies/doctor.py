@@ -26,10 +26,6 @@ from .gate import StepGate
 from .plans import FAMILY, plans
 from .snapshots import Snapshots
 
-SNAPSHOT_EVERY = 50
-WORSE = 2.0  # a loss this many times higher than before the cure: the cure made things worse
-STUCK = 3  # steps dropped in a row: no step is taken, so cures that act on steps cannot help
-
 
 @dataclass
 class Episode:
@@ -61,7 +57,7 @@ class Doctor:
         # without an optimizer the script updates the weights by hand: the gate acts on the gradients it reads
         self.gate = StepGate(optimizers, shield=shield, model=None if optimizers else model)
         self.gate.step = start_step
-        self.snapshots = Snapshots(model, optimizers, every=SNAPSHOT_EVERY)
+        self.snapshots = Snapshots(model, optimizers, every=config.snapshot_every)
         self.snapshots.take(start_step)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config, distributed=distributed)
         self.plans = plans()
@@ -76,7 +72,8 @@ class Doctor:
         self._skip_record: int | None = None
         self._onset: dict[str, int] = {}
         self._latest: dict[str, Diagnosis] = {}  # the latest diagnosis that fired, per family
-        self._escalated_at = -STUCK
+        self.stuck_steps = config.treat_stuck_steps
+        self._escalated_at = -self.stuck_steps
 
     # --- after each sampled step's detection --------------------------------------------------------
     def review(
@@ -116,7 +113,7 @@ class Doctor:
             elif family not in firing and family in self._latest:
                 outcome = f"improved but not cured: {far}; trying the next cure"
                 self._treat.append(self._latest[family])
-            elif _worse(record.before, after) and episode.applied.undo is not None:
+            elif _worse(record.before, after, self.ctx.config) and episode.applied.undo is not None:
                 outcome = "made it worse: undone, trying the next cure"
                 self._undo.append(episode)
             else:
@@ -155,12 +152,12 @@ class Doctor:
         return StepOutcome(records=fresh, surgery=surgery, treated=treated)
 
     def _escalate_when_stuck(self) -> None:
-        """Every step dropped for STUCK steps: go straight to a cure that acts on the weights.
+        """Every step dropped for ``stuck_steps`` steps: go straight to a cure that acts on the weights.
 
         Clipping and a lower learning rate act on steps that are never taken; waiting to judge them
         would leave the run stuck.
         """
-        if self.gate.log.in_row < STUCK or self.ctx.step - self._escalated_at < STUCK:
+        if self.gate.log.in_row < self.stuck_steps or self.ctx.step - self._escalated_at < self.stuck_steps:
             return
         diagnosis = self._latest.get("unstable")
         if diagnosis is None:
@@ -247,7 +244,7 @@ class Doctor:
             return
         record = self.records[self._skip_record]
         in_row, skipped = self.gate.log.in_row, self.gate.log.skipped
-        if in_row >= STUCK:
+        if in_row >= self.stuck_steps:
             since = skipped[-in_row][0]
             outcome = f"stuck: every step since step {since} was dropped; no cure made the gradient finite"
             after = {**record.after, "stuck_since": since}
@@ -260,12 +257,12 @@ class Doctor:
     @property
     def has_work(self) -> bool:
         """Whether the next ``after_step`` may change the model: a cure chosen, one to undo, or a stuck run."""
-        return bool(self._treat or self._undo) or self.gate.log.in_row >= STUCK
+        return bool(self._treat or self._undo) or self.gate.log.in_row >= self.stuck_steps
 
     @property
     def stuck(self) -> bool:
         """Every recent step was dropped: the run makes no progress."""
-        return self.gate.log.in_row >= STUCK
+        return self.gate.log.in_row >= self.stuck_steps
 
     def _update(self, index: int, record: Treatment) -> None:
         self.records[index] = record
@@ -298,7 +295,7 @@ class Doctor:
         if not still_firing:
             worked = [r.step for r in tried if r.outcome == "worked"]
             return f"cured at step {(worked or [tried[-1].step])[-1]}{note}"
-        if any(_improved(r.before, r.after) for r in tried):
+        if any(_improved(r.before, r.after, self.ctx.config) for r in tried):
             return f"improved but not cured{note}"
         return f"not cured{note}"
 
@@ -310,20 +307,22 @@ class Doctor:
         return out
 
 
-def _worse(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+def _worse(before: Mapping[str, Any], after: Mapping[str, Any], cfg: Config) -> bool:
+    """The loss after the cure is non-finite, or ``treat_worse_loss_factor`` times what it was before."""
     b, a = before.get("loss"), after.get("loss")
     if isinstance(b, float) and isinstance(a, float) and math.isfinite(b):
-        return not math.isfinite(a) or a > WORSE * max(b, 1e-12)
+        return not math.isfinite(a) or a > cfg.treat_worse_loss_factor * max(b, 1e-12)
     return False
 
 
-def _improved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+def _improved(before: Mapping[str, Any], after: Mapping[str, Any], cfg: Config) -> bool:
     """A lower loss or fewer dead units after the cure than before it."""
     b, a = before.get("loss"), after.get("loss")
-    if isinstance(b, float) and isinstance(a, float) and math.isfinite(a) and (not math.isfinite(b) or a < 0.9 * b):
+    better = cfg.treat_better_loss_factor
+    if isinstance(b, float) and isinstance(a, float) and math.isfinite(a) and (not math.isfinite(b) or a < better * b):
         return True
     bd, ad = before.get("max_dead_fraction"), after.get("max_dead_fraction")
-    return isinstance(bd, float) and isinstance(ad, float) and ad < bd - 0.05
+    return isinstance(bd, float) and isinstance(ad, float) and ad < bd - cfg.treat_better_dead_drop
 
 
 def _names_where(diagnosis: Diagnosis) -> bool:

@@ -21,6 +21,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ..probe.closure import register_pre_hook
+from ..probe.norms import norms
 
 
 @dataclass
@@ -98,8 +99,7 @@ class StepGate:
         if not params:
             return False
         grads = [p.grad for p in params if p.grad is not None]  # narrows the type; params already have grads
-        norms = torch._foreach_norm(_dense(grads))
-        stacked = torch.stack([n.float() for n in norms])
+        stacked = norms(grads, grads[0].device)
         total = float(torch.linalg.vector_norm(stacked))  # the one sync
         if first:
             self.norms.append((self.step, total))
@@ -159,7 +159,3 @@ class StepGate:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-
-
-def _dense(grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [g.coalesce().values() if g.is_sparse else g for g in grads]

@@ -11,18 +11,16 @@ from ..records import DEAD, EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
 
-FACTOR = 0.1
-FLOOR = 1e-3  # never below a thousandth of the script's own learning rate
-
 
 def current_lrs(ctx: Context) -> list[float]:
     return [float(g["lr"]) * ctx.gate.lr_scale for opt in ctx.optimizers for g in opt.param_groups]
 
 
-def lower(ctx: Context, factor: float = FACTOR) -> tuple[list[float], list[float], float] | None:
-    """Scale the gate's learning-rate factor down; returns (before, after, old scale), or None at the floor."""
+def lower(ctx: Context) -> tuple[list[float], list[float], float] | None:
+    """Scale the gate's learning-rate factor down by ``treat_lr_factor``, never below ``treat_lr_floor``;
+    returns (before, after, old scale), or None at the floor."""
     old = ctx.gate.lr_scale
-    new = max(old * factor, FLOOR)
+    new = max(old * ctx.config.treat_lr_factor, ctx.config.treat_lr_floor)
     if new >= old:
         return None
     before = current_lrs(ctx)
@@ -42,7 +40,10 @@ class LowerLearningRate:
     name = "lower_lr"
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
-        return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE, DEAD) and ctx.gate.lr_scale > FLOOR
+        return (
+            diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE, DEAD)
+            and ctx.gate.lr_scale > ctx.config.treat_lr_floor
+        )
 
     def apply(self, diagnosis: Diagnosis, ctx: Context) -> Applied | None:
         changed = lower(ctx)
@@ -50,11 +51,16 @@ class LowerLearningRate:
             return None
         before, _, old = changed
         return Applied(
-            action=f"lower the learning rate {1 / FACTOR:.0f}x ({now(ctx)})",
+            action=lowered_text(ctx),
             reason="large steps drive the failure; a smaller step keeps the weights in range",
             before={"lr": before, "lr_scale": old},
             reverse=f"multiply the learning rate back by {old / ctx.gate.lr_scale:.0f}",
         )
+
+
+def lowered_text(ctx: Context) -> str:
+    """'lower the learning rate 10x (now 0.001)': the action in words, with the rates it left."""
+    return f"lower the learning rate {1 / ctx.config.treat_lr_factor:.0f}x ({now(ctx)})"
 
 
 def _lrs(values: list[float]) -> str:

@@ -12,16 +12,13 @@ import math
 import torch
 from torch import nn
 
-from ..records import SATURATED, VANISHING, Diagnosis
+from ..records import SATURATED, VANISHING, ActivationKind, Diagnosis
 from .context import Context
 from .cure import Applied
 from .optim_state import reset_state
 
-EARLY_STEPS = 200
-OFF_BY = 2.0
 
-
-def _target_std(weight: torch.Tensor, kind: str) -> float:
+def _target_std(weight: torch.Tensor, kind: ActivationKind) -> float:
     receptive = weight[0][0].numel() if weight.ndim > 2 else 1
     fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
     if kind == "relu":
@@ -33,10 +30,10 @@ def _target_std(weight: torch.Tensor, kind: str) -> float:
 class Reinitialise:
     name = "init"
 
-    def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, str]]:
+    def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, ActivationKind]]:
         """Hidden weight layers whose std is off the target: name -> (std, target, activation kind)."""
         last = list(ctx.history)[-1] if ctx.history else None
-        out: dict[str, tuple[float, float, str]] = {}
+        out: dict[str, tuple[float, float, ActivationKind]] = {}
         for info in ctx.layers.values():
             if info.is_output or not info.has_weights or last is None:
                 continue
@@ -48,14 +45,15 @@ class Reinitialise:
             if weight.ndim < 2:
                 continue
             std, target = float(weight.detach().float().std()), _target_std(weight, act.kind)
-            if not target / OFF_BY <= std <= target * OFF_BY:
+            off_by = ctx.config.treat_reinit_off_by
+            if not target / off_by <= std <= target * off_by:
                 out[info.name] = (std, target, act.kind)
         return out
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return (
             diagnosis.kind in (VANISHING, SATURATED)
-            and diagnosis.first_step <= EARLY_STEPS
+            and diagnosis.first_step <= ctx.config.treat_reinit_early_steps
             and bool(self.off_scale(ctx))
         )
 
@@ -77,7 +75,8 @@ class Reinitialise:
         scheme = "He" if kinds == {"relu"} else "Xavier/Glorot" if "relu" not in kinds else "He or Xavier"
         return Applied(
             action=f"re-initialise {', '.join(repr(n) for n in layers)} with {scheme} scale, zero biases",
-            reason="their weight scale was more than 2x off the variance-preserving scale for their activation",
+            reason=f"their weight scale was more than {ctx.config.treat_reinit_off_by:g}x off the "
+            "variance-preserving scale for their activation",
             before={
                 "weight_std": {n: s for n, (s, _, _) in layers.items()},
                 "target_std": {n: t for n, (_, t, _) in layers.items()},

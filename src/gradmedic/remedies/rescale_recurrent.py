@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from ..growth_advice import TARGET_RADIUS
 from ..probe.recurrent_weights import spectral_radius
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
@@ -46,15 +45,16 @@ class RescaleRecurrent:
         changed: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
         radii: dict[str, float] = {}
         restored = _restore_before_onset(ctx)
+        target = ctx.config.treat_recurrent_radius
         with torch.no_grad():
             for key, param in _weights(diagnosis, ctx):
                 if not torch.isfinite(param).all():
                     continue  # damaged weights: a rollback, not a rescale, repairs them
                 radius = float(spectral_radius(param, None, ITERATIONS)[0])
-                if radius <= TARGET_RADIUS:
+                if radius <= target:
                     continue
                 changed.append((param, param.detach().clone()))
-                param.mul_(TARGET_RADIUS / radius)
+                param.mul_(target / radius)
                 radii[key] = radius
                 for opt in ctx.optimizers:
                     opt.state.pop(param, None)  # moments gathered at the old scale
@@ -69,11 +69,11 @@ class RescaleRecurrent:
         shown = ", ".join(f"'{k}' from {r:.3g}" for k, r in radii.items())
         back = f"roll the model and optimizer back to step {restored} and " if restored is not None else ""
         return Applied(
-            action=f"{back}rescale the recurrent weight {shown} to spectral radius {TARGET_RADIUS}",
+            action=f"{back}rescale the recurrent weight {shown} to spectral radius {target}",
             reason="a spectral radius of 1 or more grows the hidden state and the gradient at every time step; "
             "over the sequence it overflows whatever the learning rate",
             before={"spectral_radius": radii},
-            reverse=f"multiply the weight back by radius / {TARGET_RADIUS} (the old radius is recorded above)",
+            reverse=f"multiply the weight back by radius / {target} (the old radius is recorded above)",
             undo=None if restored is not None else undo,  # a rollback cannot be undone in flight
             surgery=False,
         )

@@ -16,10 +16,8 @@ from torch import nn
 from ..records import DEAD, Diagnosis
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower, now
+from .lower_lr import lower, lowered_text
 from .optim_state import reset_state
-
-LARGE_UPDATE = 1e-2  # ||dw||/||w|| above this in some layer: steps large enough to kill units (healthy ~1e-3)
 
 
 def _rows(module: nn.Module, units: int) -> nn.Parameter | None:
@@ -100,12 +98,12 @@ class ReviveDeadUnits:
         if not revived:
             return None
         ratio = ctx.recent_update_ratio()
-        lowered = lower(ctx) if ratio is not None and ratio > LARGE_UPDATE else None
+        lowered = lower(ctx) if ratio is not None and ratio > ctx.config.treat_revive_large_update else None
         where = ", ".join(f"{n} units of '{layer}'" for layer, n in revived.items())
         action = f"revive {where}: fresh He-init incoming weights, zero outgoing weights, reset optimizer state"
         reason = "these units were zero for every example, so no gradient could bring them back"
         if lowered:
-            action += f"; lower the learning rate 10x ({now(ctx)})"
+            action += f"; {lowered_text(ctx)}"
             reason += f"; the updates were large (update ratio up to {ratio:.1e}), which is what killed them"
         return Applied(
             action=action,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 
+from ..detectors.divergence import diverged
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import applied_figures, threshold_before
 from .context import Context
 from .cure import Applied
-from .lower_lr import lower, now
+from .lower_lr import lower, lowered_text
 
 
 def damaged(ctx: Context) -> bool:
@@ -29,7 +30,7 @@ def damaged(ctx: Context) -> bool:
         return True
     losses = [v for s in ctx.history for v in s.losses.values() if math.isfinite(v)]
     now = ctx.recent_loss()
-    if losses and now is not None and now > ctx.config.divergence_factor * max(min(losses), 1e-12):
+    if losses and now is not None and diverged(now, max(min(losses), 1e-12), ctx.config):
         return True  # far above the best loss: the weights are already off, before divergence is confirmed
     return len(recent) == ctx.config.persist and all(s.nonfinite_loss for s in recent)
 
@@ -64,7 +65,7 @@ class Rollback:
                 clipped = applied_figures(found)
                 then = f", and clip the gradient norm at {found.threshold:.3g} from now on ({found.basis})"
         if not then and lower(ctx):
-            then = f", and lower the learning rate 10x ({now(ctx)})"
+            then = f", and {lowered_text(ctx)}"
         ctx.snapshots.restore(snapshot)
         loss = f" (loss {snapshot.loss:.3g})" if snapshot.loss is not None else ""
         return Applied(

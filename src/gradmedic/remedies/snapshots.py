@@ -15,6 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import Config
+from ..probe.norms import norms
+
 
 def _clone(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
@@ -32,8 +35,7 @@ def finite_weights(model: nn.Module) -> bool:
     params = [p.detach() for p in model.parameters()]
     if not params:
         return True
-    norms = torch._foreach_norm(params)
-    return math.isfinite(float(torch.stack([n.float() for n in norms]).sum()))
+    return math.isfinite(float(norms(params, params[0].device).sum()))
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,13 @@ class Snapshot:
 
 
 class Snapshots:
-    def __init__(self, model: nn.Module, optimizers: list[torch.optim.Optimizer], every: int = 25, keep: int = 4):
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: list[torch.optim.Optimizer],
+        every: int = Config.snapshot_every,
+        keep: int = 4,
+    ):
         self.model = model
         self.optimizers = optimizers
         self.every = every

@@ -52,7 +52,8 @@ class Scale:
         out = anchors[i] * (1.0 - f) + anchors[i + 1] * f
         out[np.isnan(v)] = MISSING
         out[np.isinf(v)] = NONFINITE
-        return np.round(out).astype(np.uint8)
+        rgb: np.ndarray = np.round(out).astype(np.uint8)
+        return rgb
 
     def css(self, t: float) -> str:
         """The colour at position ``t`` in [0, 1], as ``#rrggbb``."""

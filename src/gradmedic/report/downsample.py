@@ -35,7 +35,7 @@ class Grid:
 
     @property
     def stop(self) -> float:
-        return self.start + self.width * self.values.shape[1]
+        return self.start + self.width * int(self.values.shape[1])
 
 
 @dataclass(frozen=True)

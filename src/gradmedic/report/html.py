@@ -68,20 +68,30 @@ def model_section(log: RunLog, prefix: str, several: bool) -> str:
         + "</nav>"
     )
 
-    flow = _rows(s.stats["grad_norm"], names)
-    flow_grid = downsample.grid(flow[0], s.steps, flow[1], last, "log")
+    def layer_map(values: np.ndarray, name: str, heading: str, legend: str, **options: str) -> str:
+        """A heatmap of one statistic, the layers that reported it as rows (log scale for gradient norms)."""
+        rows, kept = _rows(values, names)
+        log = name == "flow"
+        grid = downsample.grid(rows, s.steps, kept, last, "log" if log else "mean")
+        scale = log_scale(grid.values) if log else fraction_scale(SATURATION if name == "saturation" else ZEROS)
+        chart = f"{prefix}-{name}"
+        return heatmap(
+            grid,
+            scale,
+            chart_id=chart,
+            css=f"heatmap {name}",
+            title=heading,
+            legend_label=legend,
+            marks=marks,
+            **options,
+        )
+
     parts.append(
         _figure(
             f"{prefix}-flow-sec",
             "Gradient flow",
-            heatmap(
-                flow_grid,
-                log_scale(flow_grid.values),
-                chart_id=f"{prefix}-flow",
-                css="heatmap flow",
-                title="Weight-gradient norm per layer and step (log scale)",
-                legend_label="gradient norm",
-                marks=marks,
+            layer_map(
+                s.stats["grad_norm"], "flow", "Weight-gradient norm per layer and step (log scale)", "gradient norm"
             ),
             "Weight-gradient L2 norm of each layer (input at the top, output at the bottom) over the steps, "
             "on a log colour scale (an exact zero is drawn at its bottom). A band that fades to dark blue towards "
@@ -89,30 +99,12 @@ def model_section(log: RunLog, prefix: str, several: bool) -> str:
         )
     )
 
-    zeros = _rows(s.stats["zero_fraction"], names)
-    zero_grid = downsample.grid(zeros[0], s.steps, zeros[1], last, "mean")
     with np.errstate(invalid="ignore"):
         dead_values = 1.0 - s.stats["active_fraction"]
-    dead = _rows(dead_values, names)
-    dead_grid = downsample.grid(dead[0], s.steps, dead[1], last, "mean")
-    zero_plot = heatmap(
-        zero_grid,
-        fraction_scale(ZEROS),
-        chart_id=f"{prefix}-zeros",
-        css="heatmap zeros",
-        title="Fraction of zero activations per layer and step",
-        legend_label="zero fraction",
-        marks=marks,
+    zero_plot = layer_map(
+        s.stats["zero_fraction"], "zeros", "Fraction of zero activations per layer and step", "zero fraction"
     )
-    dead_plot = heatmap(
-        dead_grid,
-        fraction_scale(ZEROS),
-        chart_id=f"{prefix}-dead",
-        css="heatmap dead",
-        title="Fraction of dead units per layer and step",
-        legend_label="dead units",
-        marks=marks,
-    )
+    dead_plot = layer_map(dead_values, "dead", "Fraction of dead units per layer and step", "dead units")
     parts.append(
         _figure(
             f"{prefix}-zeros-sec",
@@ -124,20 +116,15 @@ def model_section(log: RunLog, prefix: str, several: bool) -> str:
         )
     )
 
-    sat = _rows(s.stats["saturated_fraction"], names)
-    sat_grid = downsample.grid(sat[0], s.steps, sat[1], last, "mean")
     parts.append(
         _figure(
             f"{prefix}-saturation-sec",
             "Saturation",
-            heatmap(
-                sat_grid,
-                fraction_scale(SATURATION),
-                chart_id=f"{prefix}-saturation",
-                css="heatmap saturation",
-                title="Fraction of saturated sigmoid and tanh outputs per layer and step",
-                legend_label="saturated",
-                marks=marks,
+            layer_map(
+                s.stats["saturated_fraction"],
+                "saturation",
+                "Fraction of saturated sigmoid and tanh outputs per layer and step",
+                "saturated",
                 empty="no sigmoid- or tanh-like outputs in this model: nothing to saturate",
             ),
             "The share of each sigmoid- or tanh-like layer's outputs sitting where the derivative is below 1 % "
