@@ -9,12 +9,14 @@ import numbers
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .config import Config
+from .kinds.kind import FailureKind
+from .remedies.cure import Cure
 
 
 def check_every(every: Any, name: str = "every") -> None:
@@ -81,6 +83,40 @@ def check_optimizers_train(model: nn.Module, optimizers: Iterable[torch.optim.Op
                 f"{type(model).__name__}, so nothing would be measured; pass the optimizer built from this model's "
                 "parameters, e.g. torch.optim.Adam(model.parameters())"
             )
+
+
+def check_treat(treat: Any) -> Mapping[str, Sequence[Cure]] | None:
+    """``treat``: False (None: no treatment), True (the built-in plans), or plans (family -> cures)."""
+    if isinstance(treat, bool):
+        return {} if treat else None
+    if isinstance(treat, Mapping):
+        from .remedies.plans import with_plans
+
+        with_plans(treat)  # raises TypeError on a malformed plan, naming what is wrong
+        return treat
+    raise TypeError(
+        f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
+        "see docs/extending.md"
+    )
+
+
+def check_detectors(detectors: Any) -> list[FailureKind] | None:
+    """``detectors``: None (every registered kind), or failure kinds."""
+    if detectors is None:
+        return None
+    if isinstance(detectors, (str, bytes, FailureKind)) or not isinstance(detectors, Iterable):
+        raise TypeError(
+            f"detectors must be a list of gradmedic.FailureKind, got {type(detectors).__name__}; "
+            "for one kind pass [kind]"
+        )
+    out = list(detectors)
+    for kind in out:
+        if not isinstance(kind, FailureKind):
+            raise TypeError(
+                f"detectors must hold gradmedic.FailureKind records, got {type(kind).__name__}; "
+                "see docs/extending.md for a custom detector"
+            )
+    return out
 
 
 def check_sinks(sinks: Any) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-RemedyRow = tuple[str, str, str]
+from .kinds.kind import Advice
 
 TARGET_RADIUS = 0.9
 
@@ -47,24 +47,24 @@ def time_text(through_time: Mapping[str, Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def time_remedies(through_time: Mapping[str, Mapping[str, Any]], clip: float) -> list[RemedyRow]:
+def time_remedies(through_time: Mapping[str, Mapping[str, Any]], clip: float) -> list[Advice]:
     """Ranked: rescale the recurrent weight, a gated cell, truncated BPTT, then clipping once the norm is finite."""
     key, first = next(iter(through_time.items()))
     steps = int(first["steps"])
     return [
-        (
+        Advice(
             "rescale_recurrent",
             f"Rescale '{key}' to spectral radius {TARGET_RADIUS} (or re-initialise it orthogonally and scale it): "
             "below 1 the signal no longer grows with every time step.",
             SNIPPET_RESCALE.format(layer=first["layer"], param=first["param"], target=TARGET_RADIUS),
         ),
-        ("gated_rnn", "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
-        (
+        Advice("gated_rnn", "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
+        Advice(
             "truncated_bptt",
             f"Backpropagate through chunks of a few dozen steps instead of all {steps} (truncated BPTT).",
             SNIPPET_TBPTT,
         ),
-        (
+        Advice(
             "clip_grad_norm",
             f"Clip the gradient norm (at {clip:.3g}), once the gradient is finite: clipping cannot repair Inf.",
             _clip(clip),

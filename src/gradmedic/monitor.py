@@ -24,7 +24,7 @@ import warnings
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from torch.utils.hooks import RemovableHandle
 from . import arguments
 from .config import Config
 from .faults import print_traceback, stopped_incident, warn_at_user
+from .kinds.kind import FailureKind
 from .pipeline import Pipeline
 from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
@@ -44,8 +45,9 @@ from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
 from .probe.unwrap import unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
+from .remedies.cure import Cure
 from .remedies.doctor import Doctor
-from .sinks.base import SinkSet
+from .sinks.base import Sink, SinkSet
 from .sinks.defaults import default_sinks
 
 # id(model) -> its open monitor: one model, one monitor
@@ -86,9 +88,10 @@ class Monitor:
         every: int | None = None,
         config: Config | None = None,
         console: bool = True,
-        sinks: Iterable[Any] = (),
-        treat: bool = False,
+        sinks: Iterable[Sink] = (),
+        treat: bool | Mapping[str, Sequence[Cure]] = False,
         start_step: int = 0,
+        detectors: Iterable[FailureKind] | None = None,
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
@@ -99,7 +102,8 @@ class Monitor:
         arguments.check_every(every)
         arguments.check_config(config)
         arguments.check_flag(console, "console")
-        arguments.check_flag(treat, "treat")
+        plans = arguments.check_treat(treat)
+        kinds = arguments.check_detectors(detectors)
         extra_sinks = arguments.check_sinks(sinks)
         arguments.check_logdir(logdir)
         if monitor_of(model) is not None:
@@ -115,7 +119,7 @@ class Monitor:
         self._final: Report | None = None
         self.sinks = SinkSet([])
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step)
+            self._attach(model, optimizers, logdir, console, extra_sinks, plans, kinds, start_step)
         except BaseException:
             self._detach()
             raise
@@ -128,9 +132,12 @@ class Monitor:
         logdir: str | Path | None,
         console: bool,
         extra_sinks: list[Any],
-        treat: bool,
+        plans: Mapping[str, Sequence[Cure]] | None,
+        kinds: list[FailureKind] | None,
         start_step: int,
     ) -> None:
+        """``plans`` is None without treatment, else the user's plans (empty: the built-in ones)."""
+        treat = plans is not None
         try:
             self.sinks = SinkSet(default_sinks(logdir, console) + extra_sinks)
         except OSError as exc:
@@ -165,8 +172,12 @@ class Monitor:
                 stacklevel=3,
             )
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies
-        self._doctor = Doctor(model, optimizers, self.config, shield=self._shield) if treat and optimizers else None
-        self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
+        self._doctor = (
+            Doctor(model, optimizers, self.config, shield=self._shield, plans=plans)
+            if plans is not None and optimizers
+            else None
+        )
+        self._pipeline = Pipeline(self.config, self.sinks, self._doctor, detectors=kinds)
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
         self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
         self._retired: list[StepClock] = []  # clocks replaced by an optimizer's, closed with the monitor
@@ -679,8 +690,9 @@ def watch(
     every: int | None = None,
     config: Config | None = None,
     console: bool = True,
-    sinks: Iterable[Any] = (),
-    treat: bool = False,
+    sinks: Iterable[Sink] = (),
+    treat: bool | Mapping[str, Sequence[Cure]] = False,
+    detectors: Iterable[FailureKind] | None = None,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``; returns a Monitor (a context manager).
 
@@ -696,8 +708,21 @@ def watch(
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``
     applies remedies in flight (clipping, a lower learning rate, reviving dead units, module surgery,
-    rollback) and records each one in the report's ``treatments``.
+    rollback) and records each one in the report's ``treatments``; ``treat={family: [cures]}`` treats with
+    your plans in place of the built-in plan of each family named (docs/extending.md).
+
+    ``sinks`` adds your own sinks (``gradmedic.Sink`` subclasses) to the default ones. ``detectors`` limits
+    the failure kinds watched for, or adds your own (``gradmedic.FailureKind``); by default every kind
+    registered (``gradmedic.register_kind``) is watched for.
     """
     return Monitor(
-        model, optimizer, logdir=logdir, every=every, config=config, console=console, sinks=sinks, treat=treat
+        model,
+        optimizer,
+        logdir=logdir,
+        every=every,
+        config=config,
+        console=console,
+        sinks=sinks,
+        treat=treat,
+        detectors=detectors,
     )
