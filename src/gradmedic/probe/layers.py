@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .module_types import is_normalization
+
 # Activation modules and what their output can tell us. "relu" outputs can die (exact zeros);
 # "sigmoid" and "tanh" outputs can saturate; "other" activations neither die nor saturate.
+# More are added with module_types.register_activation.
 ACTIVATION_KINDS: dict[type[nn.Module], str] = {
     nn.ReLU: "relu",
     nn.ReLU6: "relu",
@@ -36,13 +39,6 @@ ACTIVATION_KINDS: dict[type[nn.Module], str] = {
     nn.LogSigmoid: "other",
     nn.Tanhshrink: "other",
 }
-
-NORM_TYPES: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._NormBase,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.LocalResponseNorm,
-) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
 
 EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 CONV_TYPES: tuple[type[nn.Module], ...] = (nn.modules.conv._ConvNd,)
@@ -91,7 +87,7 @@ class Layer:
 
     @property
     def is_norm(self) -> bool:
-        return isinstance(self.module, NORM_TYPES)
+        return is_normalization(self.module)
 
     @property
     def is_conv(self) -> bool:

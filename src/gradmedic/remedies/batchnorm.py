@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from ..probe.layers import NORM_TYPES
+from ..probe.module_types import is_normalization
 from ..records import SATURATED, VANISHING, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -62,7 +62,7 @@ class InsertBatchNorm:
             if hasattr(module, CHILD) or _norm_for(module) is None:
                 continue
             nxt = ctx.module(by_order[pos + 1].name) if pos + 1 < len(by_order) else None
-            if isinstance(nxt, NORM_TYPES):
+            if is_normalization(nxt):
                 continue
             out.append(info.name)
         return out
