@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Iterable, Mapping
 
-from .kinds.kind import Advice, FailureKind
+from .kinds.kind import Advice, FailureKind, RemedyName
 from .kinds.registry import get_kind, title_of
 from .records import Diagnosis, Finding, LayerInfo, Remedy
 
@@ -94,13 +94,15 @@ for m in model.modules():
             nn.init.zeros_(m.bias)"""
 
 
-LOWER_LR = Advice("lower_lr", "Lower the learning rate.", SNIPPET_LOWER_LR)
-BATCH_NORM = Advice("batch_norm", "Normalise each layer's pre-activations with BatchNorm.", SNIPPET_BATCHNORM)
+LOWER_LR = Advice(RemedyName.LOWER_LR, "Lower the learning rate.", SNIPPET_LOWER_LR)
+BATCH_NORM = Advice(RemedyName.BATCH_NORM, "Normalise each layer's pre-activations with BatchNorm.", SNIPPET_BATCHNORM)
 NORMALISE_INPUTS = Advice(
-    "normalise_inputs", "Standardise the inputs (zero mean, unit variance).", "x = (x - x.mean(0)) / (x.std(0) + 1e-8)"
+    RemedyName.NORMALISE_INPUTS,
+    "Standardise the inputs (zero mean, unit variance).",
+    "x = (x - x.mean(0)) / (x.std(0) + 1e-8)",
 )
 STABLE_LOSS = Advice(
-    "stable_loss",
+    RemedyName.STABLE_LOSS,
     "Use numerically stable losses: logits into CrossEntropyLoss or BCEWithLogitsLoss, never log(softmax).",
     "loss = nn.functional.cross_entropy(logits, targets)   # not torch.log(torch.softmax(...))",
 )
@@ -118,12 +120,12 @@ def init_for(kinds: set[str]) -> Advice:
     """The variance-preserving init remedy for the activations at hand: Xavier/Glorot for tanh, else He."""
     if "tanh" in kinds or "sigmoid" in kinds:
         return Advice(
-            "init",
+            RemedyName.INIT,
             "Use Xavier/Glorot init: it keeps a tanh layer's forward and backward gain near 1.",
             init_snippet("tanh"),
         )
     return Advice(
-        "init",
+        RemedyName.INIT,
         "Use He (Kaiming) init: it keeps a ReLU layer's forward and backward gain near 1.",
         init_snippet("relu"),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from .kinds.kind import Advice
+from .kinds.kind import Advice, RemedyName
 
 TARGET_RADIUS = 0.9
 
@@ -53,19 +53,19 @@ def time_remedies(through_time: Mapping[str, Mapping[str, Any]], clip: float) ->
     steps = int(first["steps"])
     return [
         Advice(
-            "rescale_recurrent",
+            RemedyName.RESCALE_RECURRENT,
             f"Rescale '{key}' to spectral radius {TARGET_RADIUS} (or re-initialise it orthogonally and scale it): "
             "below 1 the signal no longer grows with every time step.",
             SNIPPET_RESCALE.format(layer=first["layer"], param=first["param"], target=TARGET_RADIUS),
         ),
-        Advice("gated_rnn", "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
+        Advice(RemedyName.GATED_RNN, "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
         Advice(
-            "truncated_bptt",
+            RemedyName.TRUNCATED_BPTT,
             f"Backpropagate through chunks of a few dozen steps instead of all {steps} (truncated BPTT).",
             SNIPPET_TBPTT,
         ),
         Advice(
-            "clip_grad_norm",
+            RemedyName.CLIP_GRAD_NORM,
             f"Clip the gradient norm (at {clip:.3g}), once the gradient is finite: clipping cannot repair Inf.",
             _clip(clip),
         ),

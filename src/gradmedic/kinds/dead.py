@@ -10,7 +10,7 @@ from typing import Mapping
 from ..advice import SNIPPET_BATCHNORM, SNIPPET_LEAKY, SNIPPET_LOWER_LR, SNIPPET_REVIVE, init_snippet
 from ..detectors import dead
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 SNIPPET_REDRAW = """# a narrow ReLU stack can be born dead by bad luck of the draw: widen it, or redraw until it is alive
 for attempt in range(20):
@@ -37,16 +37,24 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
         message += " The zeros cascade into " + ", ".join(f"'{n}' ({fractions[n]:.0%} dead)" for n in cascade) + "."
     remedies = [
         Advice(
-            "leaky_activation", "Use LeakyReLU, PReLU or ELU: they keep a gradient for negative inputs.", SNIPPET_LEAKY
+            RemedyName.LEAKY_ACTIVATION,
+            "Use LeakyReLU, PReLU or ELU: they keep a gradient for negative inputs.",
+            SNIPPET_LEAKY,
         ),
         Advice(
-            "revive_units",
+            RemedyName.REVIVE_UNITS,
             "Revive the dead units (ReDo): fresh incoming weights, zero outgoing weights.",
             SNIPPET_REVIVE.format(layer=cause),
         ),
-        Advice("lower_lr", "Lower the learning rate: large updates push units into the dead zone.", SNIPPET_LOWER_LR),
-        Advice("init", "Re-initialise with He init and zero (or small positive) biases.", init_snippet("relu")),
-        Advice("batch_norm", "Normalise pre-activations so they stay centred.", SNIPPET_BATCHNORM),
+        Advice(
+            RemedyName.LOWER_LR,
+            "Lower the learning rate: large updates push units into the dead zone.",
+            SNIPPET_LOWER_LR,
+        ),
+        Advice(
+            RemedyName.INIT, "Re-initialise with He init and zero (or small positive) biases.", init_snippet("relu")
+        ),
+        Advice(RemedyName.BATCH_NORM, "Normalise pre-activations so they stay centred.", SNIPPET_BATCHNORM),
     ]
     return message, remedies
 
@@ -76,20 +84,22 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
         message += f" and {len(cascade) - 4} more." if len(cascade) > 4 else "."
     remedies = [
         Advice(
-            "leaky_activation", "Use LeakyReLU, PReLU or ELU: they pass a gradient for negative inputs.", SNIPPET_LEAKY
+            RemedyName.LEAKY_ACTIVATION,
+            "Use LeakyReLU, PReLU or ELU: they pass a gradient for negative inputs.",
+            SNIPPET_LEAKY,
         ),
         Advice(
-            "init",
+            RemedyName.INIT,
             "Use He init with zero biases: a negative bias or a bad scale starts units dead.",
             init_snippet("relu"),
         ),
         Advice(
-            "batch_norm",
+            RemedyName.BATCH_NORM,
             "Normalise pre-activations with BatchNorm: each unit is then positive for part of the batch.",
             SNIPPET_BATCHNORM,
         ),
         Advice(
-            "widen_or_redraw",
+            RemedyName.WIDEN_OR_REDRAW,
             "Widen narrow layers (a ReLU layer of width N is all zero at an input with probability 2^-N at init), "
             "or redraw the init until the checkup passes.",
             SNIPPET_REDRAW,

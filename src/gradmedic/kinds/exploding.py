@@ -23,7 +23,7 @@ from ..advice import (
 )
 from ..detectors import exploding
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
@@ -74,7 +74,7 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
     else:
         remedies = [
             Advice(
-                "clip_grad_norm",
+                RemedyName.CLIP_GRAD_NORM,
                 f"Clip the gradient norm at {clip:.3g} (90th percentile of the calm norms).",
                 clip_snippet(clip),
             ),
@@ -83,17 +83,17 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
         if recurrent:
             remedies.append(
                 Advice(
-                    "gated_rnn",
+                    RemedyName.GATED_RNN,
                     "Use an LSTM or GRU: gates keep the recurrent gradient in range.",
                     growth_advice.SNIPPET_GATED,
                 )
             )
     remedies.append(
-        Advice("weight_decay", "Regularise the weights so they cannot grow unchecked.", SNIPPET_WEIGHT_DECAY)
+        Advice(RemedyName.WEIGHT_DECAY, "Regularise the weights so they cannot grow unchecked.", SNIPPET_WEIGHT_DECAY)
     )
     remedies.append(
         Advice(
-            "smaller_batches",
+            RemedyName.SMALLER_BATCHES,
             "Use smaller batches (and a learning rate scaled with them).",
             "loader = DataLoader(dataset, batch_size=32, shuffle=True)",
         )
@@ -115,7 +115,7 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
     remedies = [
         init_for(checkup_activations(f)),
         BATCH_NORM,
-        Advice("clip_grad_norm", "Clip the gradient norm while the init is being fixed.", clip_snippet(1.0)),
+        Advice(RemedyName.CLIP_GRAD_NORM, "Clip the gradient norm while the init is being fixed.", clip_snippet(1.0)),
     ]
     return message, remedies
 

@@ -20,10 +20,35 @@ class Family(StrEnum):
     WEAK_SIGNAL = "weak_signal"  # vanishing gradients, saturated units
 
 
+class RemedyName(StrEnum):
+    """The built-in remedies' names: an explanation's ``Advice`` is called by one, and a cure that carries
+    that advice out says so with the same one (``Cure.name``), so the report marks the advice as applied."""
+
+    BATCH_NORM = "batch_norm"
+    CHECK_DATA = "check_data"
+    CLIP_GRAD_NORM = "clip_grad_norm"
+    GATED_RNN = "gated_rnn"
+    INIT = "init"
+    LEAKY_ACTIVATION = "leaky_activation"
+    LOWER_LR = "lower_lr"
+    LR_WARMUP = "lr_warmup"
+    NON_SATURATING_ACTIVATION = "non_saturating_activation"
+    NORMALISE_INPUTS = "normalise_inputs"
+    RESCALE_RECURRENT = "rescale_recurrent"
+    REVIVE_UNITS = "revive_units"
+    ROLLBACK = "rollback"
+    SKIP_NONFINITE_STEP = "skip_nonfinite_step"
+    SMALLER_BATCHES = "smaller_batches"
+    STABLE_LOSS = "stable_loss"
+    TRUNCATED_BPTT = "truncated_bptt"
+    WEIGHT_DECAY = "weight_decay"
+    WIDEN_OR_REDRAW = "widen_or_redraw"
+
+
 @dataclass(frozen=True)
 class Advice:
     """One remedy as an explanation proposes it, before it is ranked: a name that cures refer to
-    (``Cure.name``), one sentence, and a snippet to paste."""
+    (``Cure.name``; a ``RemedyName`` for the built-in ones), one sentence, and a snippet to paste."""
 
     name: str
     summary: str

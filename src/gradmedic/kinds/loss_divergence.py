@@ -9,7 +9,7 @@ from typing import Mapping
 from ..advice import LOWER_LR, clip_snippet
 from ..detectors import divergence
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
@@ -24,7 +24,7 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
             f"The loss diverges since step {f.first_step}: {ev['loss']:.3g} now, {ev['factor']:.0f}x its best "
             f"({ev['best_loss']:.3g}) and above where it started ({ev['initial_loss']:.3g})."
         )
-    remedies = [LOWER_LR, Advice("clip_grad_norm", "Clip the gradient norm.", clip_snippet(1.0))]
+    remedies = [LOWER_LR, Advice(RemedyName.CLIP_GRAD_NORM, "Clip the gradient norm.", clip_snippet(1.0))]
     return message, remedies
 
 

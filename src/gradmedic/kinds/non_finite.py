@@ -11,7 +11,7 @@ from typing import Mapping
 from ..advice import SNIPPET_LOWER_LR, STABLE_LOSS, clip_snippet, init_snippet, names, sci
 from ..detectors import nonfinite
 from ..records import EXPLODING, Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 CHECK_DATA = "assert torch.isfinite(x).all() and torch.isfinite(y).all()"
 
@@ -25,19 +25,21 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
         f"NaN or Inf in the {where}{origin} from step {f.first_step}. Once a weight is non-finite, "
         f"every later step is lost.{before}"
     )
-    lower_lr = Advice("lower_lr", "Lower the learning rate: too large a step overflows the weights.", SNIPPET_LOWER_LR)
+    lower_lr = Advice(
+        RemedyName.LOWER_LR, "Lower the learning rate: too large a step overflows the weights.", SNIPPET_LOWER_LR
+    )
     if f.evidence.get("explained_by") == EXPLODING:
         # the gradient overflowed through time or depth, not through a large step: see that diagnosis first
         lower_lr = Advice(
-            "lower_lr",
+            RemedyName.LOWER_LR,
             "Lower the learning rate only if the step size is the cause (see exploding_gradients for where it grows).",
             SNIPPET_LOWER_LR,
         )
     remedies = [
         lower_lr,
-        Advice("clip_grad_norm", "Clip the gradient norm.", clip_snippet(float(last) if last else 1.0)),
+        Advice(RemedyName.CLIP_GRAD_NORM, "Clip the gradient norm.", clip_snippet(float(last) if last else 1.0)),
         STABLE_LOSS,
-        Advice("check_data", "Check the inputs and targets for NaN.", CHECK_DATA),
+        Advice(RemedyName.CHECK_DATA, "Check the inputs and targets for NaN.", CHECK_DATA),
     ]
     if f.evidence.get("explained_by") == EXPLODING:
         remedies = remedies[1:] + remedies[:1]
@@ -52,10 +54,12 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
         "spread it into every weight."
     )
     remedies = [
-        Advice("check_data", "Check the inputs and targets for NaN and Inf.", CHECK_DATA),
+        Advice(RemedyName.CHECK_DATA, "Check the inputs and targets for NaN and Inf.", CHECK_DATA),
         STABLE_LOSS,
         Advice(
-            "init", "Re-initialise with a variance-preserving scale: an oversized init overflows.", init_snippet("relu")
+            RemedyName.INIT,
+            "Re-initialise with a variance-preserving scale: an oversized init overflows.",
+            init_snippet("relu"),
         ),
     ]
     return message, remedies

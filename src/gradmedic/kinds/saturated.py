@@ -10,7 +10,7 @@ from typing import Mapping
 from ..advice import NORMALISE_INPUTS, SNIPPET_BATCHNORM, SNIPPET_RELU, init_snippet, names
 from ..detectors import saturation
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
@@ -22,9 +22,13 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
         "Gradients through them vanish."
     )
     remedies = [
-        Advice("non_saturating_activation", "Use ReLU, ELU or GELU.", SNIPPET_RELU),
-        Advice("init", "Use Xavier/Glorot init so pre-activations start in the linear range.", init_snippet("tanh")),
-        Advice("batch_norm", "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
+        Advice(RemedyName.NON_SATURATING_ACTIVATION, "Use ReLU, ELU or GELU.", SNIPPET_RELU),
+        Advice(
+            RemedyName.INIT,
+            "Use Xavier/Glorot init so pre-activations start in the linear range.",
+            init_snippet("tanh"),
+        ),
+        Advice(RemedyName.BATCH_NORM, "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
         NORMALISE_INPUTS,
     ]
     return message, remedies
@@ -40,10 +44,14 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
         "these units vanish."
     )
     remedies = [
-        Advice("init", "Use Xavier/Glorot init so pre-activations start in the linear range.", init_snippet("tanh")),
-        Advice("batch_norm", "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
+        Advice(
+            RemedyName.INIT,
+            "Use Xavier/Glorot init so pre-activations start in the linear range.",
+            init_snippet("tanh"),
+        ),
+        Advice(RemedyName.BATCH_NORM, "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
         NORMALISE_INPUTS,
-        Advice("non_saturating_activation", "Use ReLU (with He init), ELU or GELU.", SNIPPET_RELU),
+        Advice(RemedyName.NON_SATURATING_ACTIVATION, "Use ReLU (with He init), ELU or GELU.", SNIPPET_RELU),
     ]
     return message, remedies
 

@@ -12,7 +12,7 @@ from typing import Mapping
 from ..advice import names
 from ..detectors import update_ratio
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind
+from .kind import Advice, FailureKind, RemedyName
 
 SNIPPET_WARMUP = """# a linear warm-up over the first 1000 steps
 scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 1000))
@@ -34,8 +34,8 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
 for group in optimizer.param_groups:
     group["lr"] /= {factor:.0f}"""
     remedies = [
-        Advice("lower_lr", f"Lower the learning rate about {factor:.0f}x.", snippet),
-        Advice("lr_warmup", "Warm the learning rate up over the first steps.", SNIPPET_WARMUP),
+        Advice(RemedyName.LOWER_LR, f"Lower the learning rate about {factor:.0f}x.", snippet),
+        Advice(RemedyName.LR_WARMUP, "Warm the learning rate up over the first steps.", SNIPPET_WARMUP),
     ]
     return message, remedies
 

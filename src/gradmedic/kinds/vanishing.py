@@ -11,7 +11,7 @@ from ..advice import BATCH_NORM, SNIPPET_RELU, checkup_activations, gain_profile
 from ..advice import saturating as saturating_acts
 from ..detectors import vanishing
 from ..records import Finding, Kind, LayerInfo
-from .kind import Advice, FailureKind, Family
+from .kind import Advice, FailureKind, Family, RemedyName
 
 
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
@@ -32,11 +32,13 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
     remedies = []
     if saturating:
         acts = "/".join(sorted(set(saturating)))
-        remedies.append(Advice("non_saturating_activation", f"Use ReLU or ELU instead of {acts}.", SNIPPET_RELU))
+        remedies.append(
+            Advice(RemedyName.NON_SATURATING_ACTIVATION, f"Use ReLU or ELU instead of {acts}.", SNIPPET_RELU)
+        )
     remedies.append(BATCH_NORM)
     remedies.append(
         Advice(
-            "init",
+            RemedyName.INIT,
             "Re-initialise with a variance-preserving scale for the activation.",
             init_snippet("tanh" if saturating else "relu"),
         )
@@ -65,7 +67,7 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
     if saturating:
         remedies.append(
             Advice(
-                "non_saturating_activation",
+                RemedyName.NON_SATURATING_ACTIVATION,
                 "Use ReLU (with He init), ELU or GELU instead of sigmoid/tanh.",
                 SNIPPET_RELU,
             )

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ..kinds.kind import RemedyName
 from ..probe.module_types import is_normalization
 from ..records import SATURATED, VANISHING, Diagnosis
 from .context import Context
@@ -47,7 +48,7 @@ def _norm_for(module: nn.Module) -> nn.Module | None:
 
 
 class InsertBatchNorm:
-    name = "batch_norm"
+    name = RemedyName.BATCH_NORM
 
     def candidates(self, ctx: Context) -> list[str]:
         """Hidden Linear/conv layers with a measured activation that no norm layer follows yet."""

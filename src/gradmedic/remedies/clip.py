@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kinds.kind import RemedyName
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -17,7 +18,7 @@ MIN_CALM = 8  # fewer calm norms than this: a percentile means little
 
 
 class ClipGradNorm:
-    name = "clip_grad_norm"
+    name = RemedyName.CLIP_GRAD_NORM
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE) and ctx.gate.clip_at is None

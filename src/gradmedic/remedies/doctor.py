@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..kinds.kind import Family
+from ..kinds.kind import Family, RemedyName
 from ..kinds.registry import family_of
 from ..records import NON_FINITE, SEVERITY_RANK, Diagnosis, LayerInfo, StepStats, Treatment
 from .context import Context
@@ -228,7 +228,7 @@ class Doctor:
                 reason=f"the global gradient norm was {skipped[0][1]}",
                 after=after,
                 reverse="nothing to reverse: the dropped steps left the weights as they were",
-                remedy="skip_nonfinite_step",
+                remedy=RemedyName.SKIP_NONFINITE_STEP,
                 outcome="ongoing",
             )
             self.records.append(record)
@@ -281,7 +281,7 @@ class Doctor:
     def outcome(self, kind: str, still_firing: bool) -> str:
         """A diagnosis' outcome in words: cured at step N, improved but not cured, or not cured."""
         family = family_of(kind)
-        tried = [r for r in self.records if family_of(r.kind) == family and r.remedy != "skip_nonfinite_step"]
+        tried = [r for r in self.records if family_of(r.kind) == family and r.remedy != RemedyName.SKIP_NONFINITE_STEP]
         if family == Family.UNSTABLE and self.stuck:
             since = self.gate.log.skipped[-self.gate.log.in_row][0]
             return f"not cured: stuck, every step since step {since} was dropped"

@@ -6,6 +6,7 @@ right after, so a scheduler keeps its own schedule and the reduction applies on 
 
 from __future__ import annotations
 
+from ..kinds.kind import RemedyName
 from ..records import DEAD, EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -30,7 +31,7 @@ def lower(ctx: Context, factor: float = FACTOR) -> tuple[list[float], list[float
 
 
 class LowerLearningRate:
-    name = "lower_lr"
+    name = RemedyName.LOWER_LR
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE, DEAD) and ctx.gate.lr_scale > FLOOR

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ..kinds.kind import RemedyName
 from ..records import SATURATED, VANISHING, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -31,7 +32,7 @@ def _target_std(weight: torch.Tensor, kind: str) -> float:
 
 
 class Reinitialise:
-    name = "init"
+    name = RemedyName.INIT
 
     def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, str]]:
         """Hidden weight layers whose std is off the target: name -> (std, target, activation kind)."""

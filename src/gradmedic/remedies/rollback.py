@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..kinds.kind import RemedyName
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import ClipGradNorm
 from .context import Context
@@ -31,7 +32,7 @@ def damaged(ctx: Context) -> bool:
 
 
 class Rollback:
-    name = "rollback"
+    name = RemedyName.ROLLBACK
     unsticks = True  # restores the weights: it can help a run whose every step is dropped
 
     def __init__(self, then: str = "lower_lr", only_when_damaged: bool = False) -> None:
