@@ -17,6 +17,7 @@ from torch import nn
 from .config import Config
 from .kinds.kind import FailureKind
 from .remedies.cure import Cure
+from .sinks.base import Sink
 
 
 def check_every(every: Any, name: str = "every") -> None:
@@ -119,7 +120,8 @@ def check_detectors(detectors: Any) -> list[FailureKind] | None:
     return out
 
 
-def check_sinks(sinks: Any) -> list[Any]:
+def check_sinks(sinks: Any) -> list[Sink]:
+    """Sinks: ``gradmedic.Sink`` subclasses, or any object with some of its methods (the others are skipped)."""
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be a list of sink objects (gradmedic.Sink), got {type(sinks).__name__}")
     out = list(sinks)
