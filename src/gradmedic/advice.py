@@ -29,7 +29,7 @@ def sci(value: object) -> str:
 SATURATING = ("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh")
 
 
-def saturating(layers: Mapping[str, LayerInfo], flagged: Iterable[str] = ()) -> list[str]:
+def saturating_activations(layers: Mapping[str, LayerInfo], flagged: Iterable[str] = ()) -> list[str]:
     """The saturating activations the flagged layers' backward signal passes through (all layers when
     none are flagged), or [] when the model's other activations outnumber them: one tanh pooler in a
     GELU transformer is not why its gradients are small."""

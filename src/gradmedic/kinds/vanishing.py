@@ -7,8 +7,17 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..advice import BATCH_NORM, SNIPPET_RELU, checkup_activations, gain_profile, init_for, init_snippet, names, sci
-from ..advice import saturating as saturating_acts
+from ..advice import (
+    BATCH_NORM,
+    SNIPPET_RELU,
+    checkup_activations,
+    gain_profile,
+    init_for,
+    init_snippet,
+    names,
+    saturating_activations,
+    sci,
+)
 from ..detectors import vanishing
 from ..records import Finding, Kind, LayerInfo
 from .kind import Advice, FailureKind, Family, RemedyName
@@ -17,7 +26,7 @@ from .kind import Advice, FailureKind, Family, RemedyName
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
     ratios: Mapping[str, float] = f.evidence["ratio_to_output"]
     worst = min(ratios.values())
-    saturating = saturating_acts(layers, f.layers)
+    saturating = saturating_activations(layers, f.layers)
     why = (
         f"{'/'.join(sorted(set(saturating)))} derivatives are at most 0.25 (sigmoid) or 1 (tanh), "
         "so the gradient shrinks at every layer on the way back"
