@@ -9,15 +9,26 @@ import gradmedic
 
 def test_all_is_the_public_api() -> None:
     assert sorted(gradmedic.__all__) == [
+        "Advice",
+        "Applied",
         "Config",
+        "Cure",
         "Diagnosis",
+        "FailureKind",
+        "Family",
+        "Finding",
         "Incident",
+        "Kind",
+        "LayerInfo",
         "Monitor",
         "Remedy",
         "Report",
         "Sink",
         "StepStats",
         "checkup",
+        "register_activation",
+        "register_kind",
+        "register_normalization",
         "watch",
     ]
     assert sorted(gradmedic._EXPORTS) == sorted(gradmedic.__all__)  # every name has a lazy source

@@ -14,35 +14,60 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .config import Config
+    from .kinds import Advice, FailureKind, Family, register_kind
     from .monitor import Monitor, watch
     from .preflight import checkup
-    from .records import Diagnosis, Incident, Remedy, Report, StepStats
+    from .probe.module_types import register_activation, register_normalization
+    from .records import Diagnosis, Finding, Incident, Kind, LayerInfo, Remedy, Report, StepStats
+    from .remedies.cure import Applied, Cure
     from .sinks.base import Sink
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "Advice": ".kinds",
+    "Applied": ".remedies.cure",
     "Config": ".config",
+    "Cure": ".remedies.cure",
     "Diagnosis": ".records",
+    "FailureKind": ".kinds",
+    "Family": ".kinds",
+    "Finding": ".records",
     "Incident": ".records",
+    "Kind": ".records",
+    "LayerInfo": ".records",
     "Monitor": ".monitor",
     "Remedy": ".records",
     "Report": ".records",
     "Sink": ".sinks.base",
     "StepStats": ".records",
     "checkup": ".preflight",
+    "register_activation": ".probe.module_types",
+    "register_kind": ".kinds",
+    "register_normalization": ".probe.module_types",
     "watch": ".monitor",
 }
 
 __all__ = [
+    "Advice",
+    "Applied",
     "Config",
+    "Cure",
     "Diagnosis",
+    "FailureKind",
+    "Family",
+    "Finding",
     "Incident",
+    "Kind",
+    "LayerInfo",
     "Monitor",
     "Remedy",
     "Report",
     "Sink",
     "StepStats",
     "checkup",
+    "register_activation",
+    "register_kind",
+    "register_normalization",
     "watch",
 ]
 

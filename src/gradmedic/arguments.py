@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
+
+from .kinds.kind import FailureKind
+from .remedies.cure import Cure
+from .sinks.base import Sink
 
 
 def check_flag(value: Any, name: str) -> None:
@@ -63,7 +67,42 @@ def check_optimizers_train(model: nn.Module, optimizers: Iterable[torch.optim.Op
             )
 
 
-def check_sinks(sinks: Any) -> list[Any]:
+def check_treat(treat: Any) -> Mapping[str, Sequence[Cure]] | None:
+    """``treat``: False (None: no treatment), True (the built-in plans), or plans (family -> cures)."""
+    if isinstance(treat, bool):
+        return {} if treat else None
+    if isinstance(treat, Mapping):
+        from .remedies.plans import with_plans
+
+        with_plans(treat)  # raises TypeError on a malformed plan, naming what is wrong
+        return treat
+    raise TypeError(
+        f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
+        "see docs/extending.md"
+    )
+
+
+def check_detectors(detectors: Any) -> list[FailureKind] | None:
+    """``detectors``: None (every registered kind), or failure kinds."""
+    if detectors is None:
+        return None
+    if isinstance(detectors, (str, bytes, FailureKind)) or not isinstance(detectors, Iterable):
+        raise TypeError(
+            f"detectors must be a list of gradmedic.FailureKind, got {type(detectors).__name__}; "
+            "for one kind pass [kind]"
+        )
+    out = list(detectors)
+    for kind in out:
+        if not isinstance(kind, FailureKind):
+            raise TypeError(
+                f"detectors must hold gradmedic.FailureKind records, got {type(kind).__name__}; "
+                "see docs/extending.md for a custom detector"
+            )
+    return out
+
+
+def check_sinks(sinks: Any) -> list[Sink]:
+    """Sinks: ``gradmedic.Sink`` subclasses, or any object with some of its methods (the others are skipped)."""
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be a list of sink objects (gradmedic.Sink), got {type(sinks).__name__}")
     out = list(sinks)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .config import Config
+from .kinds.kind import Advice, RemedyName
 from .numbers_text import sci
-
-RemedyRow = tuple[str, str, str]
 
 # the advice names the radius the in-flight cure uses at the default settings
 TARGET_RADIUS = Config.treat_recurrent_radius
@@ -45,25 +44,25 @@ def time_text(through_time: Mapping[str, Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def time_remedies(through_time: Mapping[str, Mapping[str, Any]], clip: float) -> list[RemedyRow]:
+def time_remedies(through_time: Mapping[str, Mapping[str, Any]], clip: float) -> list[Advice]:
     """Ranked: rescale the recurrent weight, a gated cell, truncated BPTT, then clipping once the norm is finite."""
     key, first = next(iter(through_time.items()))
     steps = int(first["steps"])
     return [
-        (
-            "rescale_recurrent",
+        Advice(
+            RemedyName.RESCALE_RECURRENT,
             f"Rescale '{key}' to spectral radius {TARGET_RADIUS} (or re-initialise it orthogonally and scale it): "
             "below 1 the signal no longer grows with every time step.",
             SNIPPET_RESCALE.format(layer=first["layer"], param=first["param"], target=TARGET_RADIUS),
         ),
-        ("gated_rnn", "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
-        (
-            "truncated_bptt",
+        Advice(RemedyName.GATED_RNN, "Use an LSTM or GRU: gates keep the recurrent gradient in range.", SNIPPET_GATED),
+        Advice(
+            RemedyName.TRUNCATED_BPTT,
             f"Backpropagate through chunks of a few dozen steps instead of all {steps} (truncated BPTT).",
             SNIPPET_TBPTT,
         ),
-        (
-            "clip_grad_norm",
+        Advice(
+            RemedyName.CLIP_GRAD_NORM,
             f"Clip the gradient norm (at {clip:.3g}), once the gradient is finite: clipping cannot repair Inf.",
             _clip(clip),
         ),

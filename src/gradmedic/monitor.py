@@ -38,6 +38,7 @@ from . import arguments
 from .config import Config, resolve_config
 from .distributed import RankGroup, RankRecord, fsdp_reason, is_writer, same_draws
 from .faults import one_line, print_traceback, stopped_incident, warn_at_user
+from .kinds.kind import FailureKind
 from .merge_ranks import merge_ranks
 from .pipeline import Pipeline
 from .probe import eager_steps
@@ -52,8 +53,9 @@ from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
 from .probe.unwrap import compile_wrapper, is_compiled_in_place, unwrap
 from .records import Diagnosis, Incident, LayerInfo, LayerStats, Recurrence, Report, StepStats
+from .remedies.cure import Cure
 from .remedies.doctor import Doctor
-from .sinks.base import SinkSet
+from .sinks.base import Sink, SinkSet
 from .sinks.defaults import default_sinks
 
 COMPILED_STEP = (
@@ -99,9 +101,10 @@ class Monitor:
         every: int | None = None,
         config: Config | None = None,
         console: bool = True,
-        sinks: Iterable[Any] = (),
-        treat: bool = False,
+        sinks: Iterable[Sink] = (),
+        treat: bool | Mapping[str, Sequence[Cure]] = False,
         start_step: int = 0,
+        detectors: Iterable[FailureKind] | None = None,
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
@@ -113,7 +116,8 @@ class Monitor:
         arguments.check_optimizers_train(model, optimizers)
         chosen = resolve_config(config, every)
         arguments.check_flag(console, "console")
-        arguments.check_flag(treat, "treat")
+        plans = arguments.check_treat(treat)
+        kinds = arguments.check_detectors(detectors)
         extra_sinks = arguments.check_sinks(sinks)
         arguments.check_logdir(logdir)
         if monitor_of(model) is not None:
@@ -134,7 +138,7 @@ class Monitor:
             self._attach_nothing(unsupported, logdir, console, extra_sinks, start_step)
             return
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, treat, start_step, handed)
+            self._attach(model, optimizers, logdir, console, extra_sinks, plans, kinds, start_step, handed)
         except BaseException:
             self._detach()
             raise
@@ -147,10 +151,13 @@ class Monitor:
         logdir: str | Path | None,
         console: bool,
         extra_sinks: list[Any],
-        treat: bool,
+        plans: Mapping[str, Sequence[Cure]] | None,
+        kinds: list[FailureKind] | None,
         start_step: int,
         handed: Any = None,
     ) -> None:
+        """``plans`` is None without treatment, else the user's plans (empty: the built-in ones)."""
+        treat = plans is not None
         # under torch.distributed only rank 0 writes, and DDP replicas exchange their records (distributed.py)
         self._group = RankGroup.join(model, handed)
         try:
@@ -185,7 +192,15 @@ class Monitor:
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies;
         # without an optimizer it acts at the end of each backward pass, before the script's own update
         self._doctor = (
-            Doctor(model, optimizers, self.config, self._shield, start_step, distributed=self._group is not None)
+            Doctor(
+                model,
+                optimizers,
+                self.config,
+                self._shield,
+                start_step,
+                distributed=self._group is not None,
+                plans=plans,
+            )
             if treat
             else None
         )
@@ -196,7 +211,7 @@ class Monitor:
                 "and applied alike on every rank, with rank 0's weights broadcast after each; batch-norm "
                 "insertion is off (DDP would not synchronise the new parameters)"
             )
-        self._pipeline = Pipeline(self.config, self.sinks, self._doctor)
+        self._pipeline = Pipeline(self.config, self.sinks, self._doctor, detectors=kinds)
         # the first optimizer's steps are the monitor's steps; without one, each backward pass is a step
         self._clock: StepClock = self._make_clock(optimizers[0] if optimizers else None)
         self._retired: list[StepClock] = []  # clocks replaced by an optimizer's, closed with the monitor
@@ -840,8 +855,9 @@ def watch(
     every: int | None = None,
     config: Config | None = None,
     console: bool = True,
-    sinks: Iterable[Any] = (),
-    treat: bool = False,
+    sinks: Iterable[Sink] = (),
+    treat: bool | Mapping[str, Sequence[Cure]] = False,
+    detectors: Iterable[FailureKind] | None = None,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``; returns a Monitor (a context manager).
 
@@ -857,8 +873,21 @@ def watch(
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``
     applies remedies in flight (clipping, a lower learning rate, reviving dead units, module surgery,
-    rollback) and records each one in the report's ``treatments``.
+    rollback) and records each one in the report's ``treatments``; ``treat={family: [cures]}`` treats with
+    your plans in place of the built-in plan of each family named (docs/extending.md).
+
+    ``sinks`` adds your own sinks (``gradmedic.Sink`` subclasses) to the default ones. ``detectors`` limits
+    the failure kinds watched for, or adds your own (``gradmedic.FailureKind``); by default every kind
+    registered (``gradmedic.register_kind``) is watched for.
     """
     return Monitor(
-        model, optimizer, logdir=logdir, every=every, config=config, console=console, sinks=sinks, treat=treat
+        model,
+        optimizer,
+        logdir=logdir,
+        every=every,
+        config=config,
+        console=console,
+        sinks=sinks,
+        treat=treat,
+        detectors=detectors,
     )

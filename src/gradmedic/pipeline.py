@@ -9,11 +9,12 @@ on) review the step. ``report`` gives the ``Report`` at any time. Nothing here i
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from .advice import explain
 from .config import Config
 from .detectors.engine import Engine
+from .kinds.kind import FailureKind
 from .records import NON_FINITE, SEVERITY_RANK, Diagnosis, Finding, Incident, LayerInfo, Report, StepStats, Treatment
 from .sinks.base import SinkSet
 
@@ -40,20 +41,29 @@ class Treater(Protocol):
 class Pipeline:
     """Detectors -> advice -> sinks -> treater, over the sampled steps of one watched model."""
 
-    def __init__(self, config: Config, sinks: SinkSet, treater: Treater | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sinks: SinkSet,
+        treater: Treater | None = None,
+        detectors: Iterable[FailureKind] | None = None,
+    ) -> None:
+        """``detectors``: the failure kinds to watch for (default: every registered kind)."""
         self.config = config
         self.sinks = sinks
         self.treater = treater
-        self.engine = Engine(config)
+        self.engine = Engine(config, detectors=detectors)
+        self._failures_told: set[str] = set()
 
     def ingest(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> list[Diagnosis]:
         """One sampled step: returns the diagnoses that are new or got worse (each also written to the sinks)."""
-        changed = [explain(f, layers) for f in self.engine.update(stats, layers)]
+        changed = [self._explain(f, layers) for f in self.engine.update(stats, layers)]
         self.sinks.write_step(stats, layers)
+        self._tell_failures(stats.step)
         for diagnosis in changed:
             self.sinks.write_diagnosis(diagnosis, stats.step)
         if self.treater is not None:
-            current = {kind: explain(f, layers) for kind, f in self.engine.current.items()}
+            current = {kind: self._explain(f, layers) for kind, f in self.engine.current.items()}
             self.treater.review(stats, current, layers, self.engine.history)
         return changed
 
@@ -61,8 +71,9 @@ class Pipeline:
         """At the end of a run: the losses seen after the last sampled step (a loss-only record, no layer
         statistics) go to the detectors, so a blow-up that ended the run is still diagnosed; the sinks
         get the tail of the loss curve and any new diagnosis."""
-        changed = [explain(f, layers) for f in self.engine.update(stats, layers)]
+        changed = [self._explain(f, layers) for f in self.engine.update(stats, layers)]
         self.sinks.write_losses(stats.losses)
+        self._tell_failures(stats.step)
         for diagnosis in changed:
             self.sinks.write_diagnosis(diagnosis, stats.step)
         return changed
@@ -72,7 +83,7 @@ class Pipeline:
         applied = self.treater.applied_remedies() if self.treater is not None else {}
         records = self.treater.records if self.treater is not None else ()
         out = [
-            _mark_applied(explain(_with_applied_clip(f, records), layers), applied.get(k, set()))
+            _mark_applied(self._explain(_with_applied_clip(f, records), layers), applied.get(k, set()))
             for k, f in self.engine.findings.items()
         ]
         if self.treater is not None:
@@ -86,6 +97,16 @@ class Pipeline:
         # most severe first; at equal severity a cause before what it explains, then by onset
         out.sort(key=lambda d: (-SEVERITY_RANK[d.severity], bool(d.evidence.get("explained_by")), d.first_step))
         return out
+
+    def _explain(self, finding: Finding, layers: Mapping[str, LayerInfo]) -> Diagnosis:
+        return explain(finding, layers, self.engine.kinds.get(finding.kind))
+
+    def _tell_failures(self, step: int) -> None:
+        """A detector that failed becomes an incident: its kind went unwatched from this step on."""
+        for name, error in self.engine.failures.items():
+            if name not in self._failures_told:
+                self._failures_told.add(name)
+                self.sinks.write_incident(Incident(step=step, component=f"detector:{name}", error=error))
 
     def _still_firing(self, kind: str) -> bool:
         """Whether the latest window still shows the problem (old NaN in the history is not NaN now)."""

@@ -7,22 +7,54 @@ so detectors can be tested on synthetic records and other frameworks can feed th
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:
+
+    class StrEnum(str, Enum):
+        """Python 3.10's stand-in for ``enum.StrEnum``: members are their string values."""
+
+        def __str__(self) -> str:
+            return str(self.value)
+
+
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 
-# The stable problem kinds (DESIGN.md). New kinds may be added; these are never renamed.
-VANISHING = "vanishing_gradients"
-EXPLODING = "exploding_gradients"
-DEAD = "dead_units"
-SATURATED = "saturated_units"
-NON_FINITE = "non_finite"
-LOSS_DIVERGENCE = "loss_divergence"
-UPDATE_RATIO = "update_ratio"
+# Where a finding was made: over the sampled steps of a training run, or on the checkup's one pass.
+Source = Literal["training", "checkup"]
+
+
+class Kind(StrEnum):
+    """The built-in problem kinds (DESIGN.md). New kinds may be added; these are never renamed.
+
+    Members are plain strings ("vanishing_gradients", ...), so a kind compares equal to its name and
+    writes as it in JSON; a kind of the user's own (``gradmedic.register_kind``) is any other string.
+    """
+
+    VANISHING = "vanishing_gradients"
+    EXPLODING = "exploding_gradients"
+    DEAD = "dead_units"
+    SATURATED = "saturated_units"
+    NON_FINITE = "non_finite"
+    LOSS_DIVERGENCE = "loss_divergence"
+    UPDATE_RATIO = "update_ratio"
+
+
+VANISHING = Kind.VANISHING
+EXPLODING = Kind.EXPLODING
+DEAD = Kind.DEAD
+SATURATED = Kind.SATURATED
+NON_FINITE = Kind.NON_FINITE
+LOSS_DIVERGENCE = Kind.LOSS_DIVERGENCE
+UPDATE_RATIO = Kind.UPDATE_RATIO
 
 REPORT_VERSION = "1"
 
@@ -196,6 +228,7 @@ class Finding:
     first_step: int
     step: int  # the step at which the finding was made
     evidence: Mapping[str, Any]
+    source: Source = "training"  # "checkup": found before training, and explained as a prediction
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gradmedic.config import Config
-from gradmedic.detectors.engine import DETECTORS, Engine
+from gradmedic.detectors.engine import Engine
+from gradmedic.kinds import get_kind
 from gradmedic.records import DEAD, EXPLODING, NON_FINITE, SATURATED, VANISHING
 
 from .helpers import alive, make_step, stack
@@ -28,7 +29,7 @@ def feed(engine, steps):
 
 
 def test_stable_kinds_are_registered():
-    assert {VANISHING, EXPLODING, DEAD, SATURATED, NON_FINITE} <= set(DETECTORS)
+    assert {VANISHING, EXPLODING, DEAD, SATURATED, NON_FINITE} <= set(Engine(CFG).kinds)
 
 
 def test_healthy_run_raises_nothing():
@@ -61,7 +62,9 @@ def test_first_step_stays_at_original():
     assert kept.first_step == 30
     assert kept.step == 190  # the latest step is updated
     # the detector alone only sees the last window
-    fresh = DETECTORS[VANISHING](list(engine.history), LAYERS, CFG)
+    detect = get_kind(VANISHING).detect  # type: ignore[union-attr]
+    assert detect is not None
+    fresh = detect(list(engine.history), LAYERS, CFG)
     assert fresh is not None
     assert fresh.first_step == 10 * (20 - CFG.window)
 

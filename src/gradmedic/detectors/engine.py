@@ -1,4 +1,4 @@
-"""Runs every detector over the sampled history and keeps one standing finding per kind.
+"""Runs every failure kind's detector over the sampled history and keeps one standing finding per kind.
 
 A finding is raised once and then kept: later findings of the same kind update its severity (up only),
 its layers and evidence, and its last step; its first step stays where the problem began. The engine
@@ -7,56 +7,54 @@ reports which findings are new or got worse, so sinks can announce them once.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import replace
-from typing import Callable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..config import Config
+from ..kinds.kind import FailureKind
+from ..kinds.registry import registered_kinds
 from ..records import EXPLODING, NON_FINITE, SEVERITY_RANK, Finding, LayerInfo, StepStats
-from . import dead, divergence, exploding, nonfinite, saturation, update_ratio, vanishing
-
-Detector = Callable[[Sequence[StepStats], Mapping[str, LayerInfo], Config], "Finding | None"]
-
-DETECTORS: dict[str, Detector] = {
-    "non_finite": nonfinite.detect,
-    "exploding_gradients": exploding.detect,
-    "vanishing_gradients": vanishing.detect,
-    "dead_units": dead.detect,
-    "saturated_units": saturation.detect,
-    "loss_divergence": divergence.detect,
-    "update_ratio": update_ratio.detect,
-}
-
-# Evidence measured at onset stays as it was first found: later windows see the damage, not the cause.
-ONSET_KEYS = (
-    "suggested_clip",
-    "suggested_clip_basis",
-    "baseline_norm",
-    "through_time",
-    "through_depth",
-    "from_start",
-    "first_norm",
-    "early_factor",
-)
+from . import dead
 
 
 class Engine:
-    def __init__(self, config: Config, history_size: int = 64) -> None:
+    """The detectors of ``detectors`` (failure kinds; by default every kind registered when the engine is
+    made) over a window of the sampled history.
+
+    A detector that raises is switched off for the rest of the run, with one warning; ``failures`` keeps
+    what it raised (kind name -> error), so the run's record can say which kind went unwatched.
+    """
+
+    def __init__(self, config: Config, history_size: int = 64, detectors: Iterable[FailureKind] | None = None) -> None:
         self.config = config
         self.history: deque[StepStats] = deque(maxlen=max(history_size, 4 * config.window))
+        self.kinds = _by_name(registered_kinds() if detectors is None else detectors)
         self.findings: dict[str, Finding] = {}
         self.current: dict[str, Finding] = {}  # what fires on the latest window (treatment judges by it)
+        self.failures: dict[str, str] = {}
 
     def update(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> list[Finding]:
         """Add one sampled step; return the findings that are new or more severe than before."""
         self.history.append(stats)
         history = list(self.history)
-        fresh = {kind: f for kind, detect in DETECTORS.items() if (f := detect(history, layers, self.config))}
+        fresh: dict[str, Finding] = {}
+        for name, kind in self.kinds.items():
+            if kind.detect is None or name in self.failures:
+                continue
+            try:
+                finding = kind.detect(history, layers, self.config)
+            except Exception as exc:  # one broken detector must not stop the others, nor the training
+                self._fail(name, exc)
+                continue
+            if finding:
+                fresh[name] = finding
         changed: list[Finding] = []
-        for kind, finding in fresh.items():
-            old = self.findings.get(kind)
-            merged = finding if old is None else _merge(old, finding)
-            self.findings[kind] = merged
+        for name, finding in fresh.items():
+            old = self.findings.get(name)
+            merged = finding if old is None else _merge(old, finding, self.kinds[name].onset_keys)
+            self.findings[name] = merged
             if old is None or SEVERITY_RANK[merged.severity] > SEVERITY_RANK[old.severity]:
                 changed.append(merged)
         _explain_away(self.findings)
@@ -64,13 +62,37 @@ class Engine:
         self.current = fresh
         return [self.findings[f.kind] for f in changed]
 
+    def _fail(self, name: str, exc: Exception) -> None:
+        self.failures[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        warnings.warn(
+            f"gradmedic: the {name} detector failed ({self.failures[name]}) and was switched off; "
+            "the other detectors and training go on",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
-def _merge(old: Finding, new: Finding) -> Finding:
+
+def _by_name(detectors: Iterable[FailureKind]) -> dict[str, FailureKind]:
+    kinds: dict[str, FailureKind] = {}
+    for kind in detectors:
+        if not isinstance(kind, FailureKind):
+            raise TypeError(
+                f"detectors must hold gradmedic.FailureKind records, got {type(kind).__name__}; wrap a detector "
+                "function as FailureKind(name=..., title=..., about=..., detect=fn, explain=...)"
+            )
+        if kind.name in kinds:
+            raise ValueError(f"two detectors of the kind {kind.name!r}: pass each kind once")
+        kinds[kind.name] = kind
+    return kinds
+
+
+def _merge(old: Finding, new: Finding, onset_keys: Sequence[str]) -> Finding:
     """The standing finding updated by a fresh one: the first step stays, severity only goes up.
 
-    When the fresh finding is milder, the worse picture (its layers and evidence) is kept.
+    When the fresh finding is milder, the worse picture (its layers and evidence) is kept. Evidence under
+    ``onset_keys`` stays as first measured: later windows see the damage, not the cause.
     """
-    onset = {k: old.evidence[k] for k in ONSET_KEYS if k in old.evidence}
+    onset = {k: old.evidence[k] for k in onset_keys if k in old.evidence}
     if SEVERITY_RANK[new.severity] >= SEVERITY_RANK[old.severity]:
         return replace(new, first_step=old.first_step, evidence={**new.evidence, **onset})
     return replace(old, step=new.step)

@@ -10,7 +10,8 @@ There is one pass, so there are no windows; each rule reads what the sample batc
   is exactly zero are left to dead_units. BatchNorm-fed biases play no part: no parameter gradient is read.
 - non_finite: NaN or Inf in the output, the loss, an activation or a gradient of the sample pass.
 
-Every finding's evidence says ``"source": "checkup"``, so the advice explains it as a prediction.
+Every finding has ``source="checkup"``, so the advice explains it as a prediction; its evidence says
+``"source": "checkup"`` too, for the report's readers.
 """
 
 from __future__ import annotations
@@ -19,10 +20,21 @@ import math
 from typing import Sequence
 
 from ..config import Config
-from ..records import DEAD, EXPLODING, NON_FINITE, SATURATED, VANISHING, CheckupLayer, Finding, Recurrence, Severity
+from ..records import (
+    DEAD,
+    EXPLODING,
+    NON_FINITE,
+    SATURATED,
+    VANISHING,
+    CheckupLayer,
+    Finding,
+    Recurrence,
+    Severity,
+    Source,
+)
 from .dead import explains_vanishing, ladder
 
-SOURCE = "checkup"
+SOURCE: Source = "checkup"
 
 
 def judge(
@@ -53,6 +65,7 @@ def _finding(kind: str, severity: Severity, layers: Sequence[str], evidence: dic
         first_step=0,
         step=0,
         evidence={"source": SOURCE, **evidence},
+        source=SOURCE,
     )
 
 

@@ -13,8 +13,11 @@ import torch
 from torch import nn
 
 from ..records import ActivationKind
+from .module_types import is_normalization
 
-# Activation modules and what their output can tell (records.ActivationKind).
+# Activation modules and what their output can tell (records.ActivationKind). "relu" outputs can die
+# (exact zeros); "sigmoid" and "tanh" outputs can saturate; "other" activations neither die nor saturate.
+# More are added with module_types.register_activation.
 ACTIVATION_KINDS: dict[type[nn.Module], ActivationKind] = {
     nn.ReLU: "relu",
     nn.ReLU6: "relu",
@@ -37,13 +40,6 @@ ACTIVATION_KINDS: dict[type[nn.Module], ActivationKind] = {
     nn.LogSigmoid: "other",
     nn.Tanhshrink: "other",
 }
-
-NORM_TYPES: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._NormBase,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.LocalResponseNorm,
-) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
 
 EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 CONV_TYPES: tuple[type[nn.Module], ...] = (nn.modules.conv._ConvNd,)
@@ -92,7 +88,7 @@ class Layer:
 
     @property
     def is_norm(self) -> bool:
-        return isinstance(self.module, NORM_TYPES)
+        return is_normalization(self.module)
 
     @property
     def is_conv(self) -> bool:

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from ..probe.layers import NORM_TYPES
+from ..kinds.kind import RemedyName
+from ..probe.module_types import is_normalization
 from ..records import SATURATED, VANISHING, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -47,7 +48,7 @@ def _norm_for(module: nn.Module) -> nn.Module | None:
 
 
 class InsertBatchNorm:
-    name = "batch_norm"
+    name = RemedyName.BATCH_NORM
 
     def candidates(self, ctx: Context) -> list[str]:
         """Hidden Linear/conv layers with a measured activation that no norm layer follows yet."""
@@ -62,7 +63,7 @@ class InsertBatchNorm:
             if hasattr(module, CHILD) or _norm_for(module) is None:
                 continue
             nxt = ctx.module(by_order[pos + 1].name) if pos + 1 < len(by_order) else None
-            if isinstance(nxt, NORM_TYPES):
+            if is_normalization(nxt):
                 continue
             out.append(info.name)
         return out

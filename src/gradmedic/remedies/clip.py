@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..clip_threshold import ClipSuggestion, suggested_clip
+from ..kinds.kind import RemedyName
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -27,7 +28,7 @@ def applied_figures(found: ClipSuggestion) -> dict[str, object]:
 
 
 class ClipGradNorm:
-    name = "clip_grad_norm"
+    name = RemedyName.CLIP_GRAD_NORM
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return diagnosis.kind in (EXPLODING, NON_FINITE, LOSS_DIVERGENCE) and ctx.gate.clip_at is None

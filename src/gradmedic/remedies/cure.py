@@ -29,7 +29,10 @@ class Applied:
 
 
 class Cure(Protocol):
-    name: str  # matches a remedy name in advice.py, so the report marks that remedy as applied
+    @property
+    def name(self) -> str:
+        """The advice it carries out (a ``RemedyName`` for the built-in ones), so the report marks it applied."""
+        ...
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool: ...
 

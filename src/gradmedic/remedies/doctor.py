@@ -18,12 +18,14 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..kinds.kind import Family, RemedyName
+from ..kinds.registry import family_of
 from ..records import NON_FINITE, SEVERITY_RANK, Diagnosis, LayerInfo, StepStats, Treatment
 from .context import Context
 from .cure import Applied
 from .figures import far_from_healthy, figures
 from .gate import StepGate
-from .plans import FAMILY, plans
+from .plans import with_plans
 from .snapshots import Snapshots
 
 
@@ -53,14 +55,16 @@ class Doctor:
         shield: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
         start_step: int = 0,
         distributed: bool = False,
+        plans: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
+        """``plans``: family -> cures, in place of the built-in plan of that family (``remedies/plans.py``)."""
         # without an optimizer the script updates the weights by hand: the gate acts on the gradients it reads
         self.gate = StepGate(optimizers, shield=shield, model=None if optimizers else model)
         self.gate.step = start_step
         self.snapshots = Snapshots(model, optimizers, every=config.snapshot_every)
         self.snapshots.take(start_step)
         self.ctx = Context(model, optimizers, self.gate, self.snapshots, config, distributed=distributed)
-        self.plans = plans()
+        self.plans = with_plans(plans)
         self.tried: dict[str, set[int]] = {family: set() for family in self.plans}  # plan indices used up
         self.episodes: dict[str, Episode] = {}
         self.records: list[Treatment] = []
@@ -86,11 +90,11 @@ class Doctor:
         """Judge the treatments in flight and choose new ones; the work happens at the next step boundary."""
         self.ctx.layers, self.ctx.history, self.ctx.step = layers, list(history), stats.step
         recent_nonfinite = any(s.any_nonfinite for s in list(history)[-self.ctx.config.window :])
-        firing = {
-            FAMILY[d.kind]: d
+        firing: dict[str, Diagnosis] = {
+            family_of(d.kind) or "": d
             # a diagnosis that names where the gradient grows is the one to treat: sorted last, it wins its family
             for d in sorted(current.values(), key=lambda d: (_names_where(d), -SEVERITY_RANK[d.severity]))
-            if d.kind in FAMILY
+            if family_of(d.kind) in self.plans
             and SEVERITY_RANK[d.severity] >= SEVERITY_RANK["warning"]
             and not d.evidence.get("explained_by")
             and (d.kind != NON_FINITE or recent_nonfinite)  # old NaN in the history is not NaN now
@@ -98,7 +102,7 @@ class Doctor:
         for family, d in firing.items():
             self._onset[family] = min(self._onset.get(family, d.first_step), d.first_step)
             self._latest[family] = d
-        self._unstable = "unstable" in firing
+        self._unstable = Family.UNSTABLE in firing
         self.ctx.firing = frozenset(d.kind for d in firing.values())
         for family, episode in list(self.episodes.items()):
             episode.samples += 1
@@ -120,9 +124,9 @@ class Doctor:
                 outcome = "not enough: trying the next cure"
             self._update(episode.record, replace(record, after=after, outcome=outcome))
         for family, diagnosis in firing.items():
-            if family != "unstable" and ("unstable" in firing or "unstable" in self.episodes):
+            if family != Family.UNSTABLE and (Family.UNSTABLE in firing or Family.UNSTABLE in self.episodes):
                 continue  # dead or weak units in an unstable run are its consequence: stabilise it first
-            if family not in self.episodes and all(FAMILY[d.kind] != family for d in self._treat):
+            if family not in self.episodes and all(family_of(d.kind) != family for d in self._treat):
                 self._treat.append(diagnosis)
 
     # --- at the step boundary (end of the optimizer's post-step) ----------------------------------------
@@ -146,7 +150,7 @@ class Doctor:
             self.snapshots.clear()  # old state no longer fits the model
         self._note_skips()
         self.snapshots.maybe_take(
-            step, healthy=not self._unstable and "unstable" not in self.episodes, loss=self.ctx.recent_loss()
+            step, healthy=not self._unstable and Family.UNSTABLE not in self.episodes, loss=self.ctx.recent_loss()
         )
         fresh, self._fresh = self._fresh, []
         return StepOutcome(records=fresh, surgery=surgery, treated=treated)
@@ -159,22 +163,24 @@ class Doctor:
         """
         if self.gate.log.in_row < self.stuck_steps or self.ctx.step - self._escalated_at < self.stuck_steps:
             return
-        diagnosis = self._latest.get("unstable")
+        diagnosis = self._latest.get(Family.UNSTABLE)
         if diagnosis is None:
             return
         self._escalated_at = self.ctx.step
-        episode = self.episodes.pop("unstable", None)
+        episode = self.episodes.pop(Family.UNSTABLE, None)
         if episode is not None:
             record = self.records[episode.record]
             after = {"steps_dropped_in_a_row": self.gate.log.in_row}
             outcome = "not cured: every step since was dropped; trying a cure that acts on the weights"
             self._update(episode.record, replace(record, after=after, outcome=outcome))
-        self._treat = [d for d in self._treat if FAMILY[d.kind] != "unstable"]
+        self._treat = [d for d in self._treat if family_of(d.kind) != Family.UNSTABLE]
         self._apply(diagnosis, stuck=True)  # none left: the run stays stuck, and close() says so
 
     def _apply(self, diagnosis: Diagnosis, stuck: bool = False) -> Applied | None:
         """The next cure of the family's plan that applies; while stuck, only those that act on the weights."""
-        family = FAMILY[diagnosis.kind]
+        family = family_of(diagnosis.kind)
+        if family is None or family not in self.plans:
+            return None
         plan = self.plans[family]
         self.ctx.onset = self._onset.get(family, diagnosis.first_step)
         self.ctx.stuck = stuck
@@ -226,7 +232,7 @@ class Doctor:
                 reason=f"the global gradient norm was {skipped[0][1]}",
                 after=after,
                 reverse="nothing to reverse: the dropped steps left the weights as they were",
-                remedy="skip_nonfinite_step",
+                remedy=RemedyName.SKIP_NONFINITE_STEP,
                 outcome="ongoing",
             )
             self.records.append(record)
@@ -283,14 +289,14 @@ class Doctor:
 
     def outcome(self, kind: str, still_firing: bool) -> str:
         """A diagnosis' outcome in words: cured at step N, improved but not cured, or not cured."""
-        family = FAMILY.get(kind)
-        tried = [r for r in self.records if FAMILY.get(r.kind) == family and r.remedy != "skip_nonfinite_step"]
-        if family == "unstable" and self.stuck:
+        family = family_of(kind)
+        tried = [r for r in self.records if family_of(r.kind) == family and r.remedy != RemedyName.SKIP_NONFINITE_STEP]
+        if family == Family.UNSTABLE and self.stuck:
             since = self.gate.log.skipped[-self.gate.log.in_row][0]
             return f"not cured: stuck, every step since step {since} was dropped"
         if not tried:
             return "not cured: no cure applied" if still_firing else "gone by the end, with no cure of its own"
-        dropped = len(self.gate.log.skipped) if family == "unstable" else 0
+        dropped = len(self.gate.log.skipped) if family == Family.UNSTABLE else 0
         note = f" ({dropped} step{'s' if dropped > 1 else ''} dropped)" if dropped else ""
         if not still_firing:
             worked = [r.step for r in tried if r.outcome == "worked"]

@@ -7,6 +7,7 @@ optimizer (weights updated by hand) the gate scales the gradients the script's u
 
 from __future__ import annotations
 
+from ..kinds.kind import RemedyName
 from ..records import DEAD, EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -37,7 +38,7 @@ def now(ctx: Context) -> str:
 
 
 class LowerLearningRate:
-    name = "lower_lr"
+    name = RemedyName.LOWER_LR
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return (

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ..kinds.kind import RemedyName
 from ..records import SATURATED, VANISHING, ActivationKind, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -28,7 +29,7 @@ def _target_std(weight: torch.Tensor, kind: ActivationKind) -> float:
 
 
 class Reinitialise:
-    name = "init"
+    name = RemedyName.INIT
 
     def off_scale(self, ctx: Context) -> dict[str, tuple[float, float, ActivationKind]]:
         """Hidden weight layers whose std is off the target: name -> (std, target, activation kind)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ..kinds.kind import RemedyName
 from ..probe.recurrent_weights import spectral_radius
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .context import Context
@@ -30,7 +31,7 @@ def _weights(diagnosis: Diagnosis, ctx: Context) -> list[tuple[str, torch.nn.Par
 
 
 class RescaleRecurrent:
-    name = "rescale_recurrent"
+    name = RemedyName.RESCALE_RECURRENT
     unsticks = True  # acts on the weights, not on a step: it helps a run whose every step is dropped
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..kinds.kind import RemedyName
 from ..records import DEAD, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -79,7 +80,7 @@ def revive(ctx: Context, layer: str, dead: np.ndarray) -> int:
 
 
 class ReviveDeadUnits:
-    name = "revive_units"
+    name = RemedyName.REVIVE_UNITS
 
     def applies_to(self, diagnosis: Diagnosis, ctx: Context) -> bool:
         return diagnosis.kind == DEAD and any(

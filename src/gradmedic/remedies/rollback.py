@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ..detectors.divergence import diverged
+from ..kinds.kind import RemedyName
 from ..records import EXPLODING, LOSS_DIVERGENCE, NON_FINITE, Diagnosis
 from .clip import applied_figures, threshold_before
 from .context import Context
@@ -36,7 +37,7 @@ def damaged(ctx: Context) -> bool:
 
 
 class Rollback:
-    name = "rollback"
+    name = RemedyName.ROLLBACK
     unsticks = True  # restores the weights: it can help a run whose every step is dropped
 
     def __init__(self, then: str = "lower_lr", only_when_damaged: bool = False) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..kinds.kind import RemedyName
 from ..records import DEAD, SATURATED, VANISHING, Diagnosis
 from .context import Context
 from .cure import Applied
@@ -26,7 +27,7 @@ def _replacement(kind: str, module: nn.Module) -> nn.Module | None:
 class SwapActivation:
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.name = "leaky_activation" if kind == DEAD else "non_saturating_activation"
+        self.name = RemedyName.LEAKY_ACTIVATION if kind == DEAD else RemedyName.NON_SATURATING_ACTIVATION
 
     def targets(self, diagnosis: Diagnosis, ctx: Context) -> dict[str, nn.Module]:
         """Activation module name -> replacement, for the hidden layers this diagnosis concerns."""

@@ -4,53 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..records import (
-    DEAD,
-    EXPLODING,
-    LOSS_DIVERGENCE,
-    NON_FINITE,
-    SATURATED,
-    UPDATE_RATIO,
-    VANISHING,
-    Diagnosis,
-    Treatment,
-)
+from ..kinds.registry import get_kind, title_of
+from ..records import Diagnosis, Treatment
 from .svg import esc, fmt
-
-TITLES = {
-    VANISHING: "Vanishing gradients",
-    EXPLODING: "Exploding gradients",
-    DEAD: "Dead units",
-    SATURATED: "Saturated units",
-    NON_FINITE: "NaN or Inf",
-    LOSS_DIVERGENCE: "Diverging loss",
-    UPDATE_RATIO: "Updates too large",
-}
-
-# What each problem is, for a reader who has not met it before.
-ABOUT = {
-    VANISHING: "The gradient shrinks layer by layer on its way back to the input, "
-    "so the early layers hardly change and stop learning.",
-    EXPLODING: "The gradient grows layer by layer, or step by step through time, until updates throw the "
-    "weights around or overflow to Inf and NaN.",
-    DEAD: "A ReLU unit whose input is negative for every example outputs zero and gets a zero gradient, "
-    "so it never recovers; the zeros starve the layers after it.",
-    SATURATED: "Sigmoid or tanh outputs pinned near their limits have a derivative near zero, "
-    "so almost no gradient passes back through them.",
-    NON_FINITE: "A NaN or an Inf appeared in the loss, a gradient or a weight; "
-    "from there on every update spreads it and training computes nothing useful.",
-    LOSS_DIVERGENCE: "The loss climbed far above its best value, or far above where it started, instead of going down.",
-    UPDATE_RATIO: "Each step changes the weights by a large part of their own size (healthy training "
-    "moves them by about a thousandth), so the optimizer throws away what it learned: the learning rate "
-    "is too high.",
-}
 
 MAX_ITEMS = 12  # evidence lists and mappings longer than this are cut, with a count of the rest
 MAX_DEPTH = 6  # evidence nested deeper than this shows as "…"
 
 
 def title(kind: str) -> str:
-    return TITLES.get(kind, kind.replace("_", " ").capitalize())
+    """The kind's title from the registry (its name in words for a kind this process does not know)."""
+    return title_of(kind)
+
+
+def about(kind: str) -> str:
+    """What the problem is, for a reader who has not met it before ("" for a kind this process does not know)."""
+    found = get_kind(kind)
+    return found.about if found is not None else ""
 
 
 def value_text(value: Any, depth: int = 0) -> str:
@@ -145,13 +115,13 @@ def _where(d: Diagnosis) -> str:
 def card(d: Diagnosis, *, card_id: str, number: int, figure: str, treatments: Sequence[Treatment]) -> str:
     """The card of one diagnosis; ``figure`` is its per-layer bar chart (SVG), ``treatments`` those for its kind."""
     severity = d.severity if d.severity in ("info", "warning", "error") else "info"
-    about = ABOUT.get(d.kind, "")
+    what = about(d.kind)
     return (
         f'<article class="card {severity}" id="{esc(card_id)}" data-kind="{esc(d.kind)}">'
         f'<header><span class="badge {severity}">{number}. {severity.upper()}</span>'
         f"<h3>{esc(title(d.kind))}</h3>"
         f'<p class="where">{esc(_where(d))}</p></header>'
-        + (f'<p class="about">{esc(about)}</p>' if about else "")
+        + (f'<p class="about">{esc(what)}</p>' if what else "")
         + f'<p class="message">{esc(d.message)}</p>'
         + (f'<p class="diagnosis-outcome">Outcome: <b>{esc(d.outcome)}</b></p>' if d.outcome else "")
         + (f'<figure class="at-step">{figure}</figure>' if figure else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..records import Diagnosis, Incident, LayerInfo, LayerStats, Report, StepStats, Treatment
 
@@ -78,9 +78,9 @@ class SinkSet:
     what still fits, such as the JSONL's closing ``report`` line.
     """
 
-    def __init__(self, sinks: list[Any]) -> None:
-        self.sinks = list(sinks)
-        self.switched_off: list[Any] = []
+    def __init__(self, sinks: Iterable[Sink]) -> None:
+        self.sinks: list[Sink] = list(sinks)
+        self.switched_off: list[Sink] = []
         self.incidents: list[Incident] = []
         self.step = -1  # the last step seen by write_step: where an incident happened
 

@@ -4,11 +4,12 @@ TensorBoard. Shared by every adapter (the torch Monitor, the Keras callback); im
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from .base import Sink
 
 
-def default_sinks(logdir: str | Path | None, console: bool) -> list[Any]:
-    sinks: list[Any] = []
+def default_sinks(logdir: str | Path | None, console: bool) -> list[Sink]:
+    sinks: list[Sink] = []
     if console:
         from .console import ConsoleSink
 
