@@ -42,11 +42,3 @@ def test_one_resolution_of_config_and_every_for_monitors_and_callbacks() -> None
         resolve_config(None, 2.5)
     with pytest.raises(ValueError, match="every must be >= 1"):
         resolve_config(None, 0)
-
-
-def test_callback_sessions_refuse_bad_settings_when_made() -> None:
-    from gradmedic.integrations.session import CallbackSession
-
-    assert CallbackSession(every=7).config.every == 7
-    with pytest.raises(ValueError, match="every must be >= 1"):
-        CallbackSession(every=0)

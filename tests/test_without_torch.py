@@ -78,7 +78,10 @@ def test_core_imports_without_torch(tmp_path: Path) -> None:
         from gradmedic.pipeline import Pipeline
         from gradmedic.sinks.console import ConsoleSink
         from gradmedic.sinks.jsonl import JsonlSink
+        from gradmedic.callback_options import CallbackOptions
+        from gradmedic.kinds.registry import registered_kinds
         import gradmedic.report
+        assert registered_kinds() and CallbackOptions(every=5).options.config.every == 5
         assert "torch" not in sys.modules
         try:
             gradmedic.watch

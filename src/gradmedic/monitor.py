@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from . import arguments
+from . import arguments, option_checks
 from .config import Config, resolve_config
 from .distributed import RankGroup, RankRecord, fsdp_reason, is_writer, same_draws
 from .faults import one_line, print_traceback, stopped_incident, warn_at_user
@@ -115,11 +115,11 @@ class Monitor:
         optimizers = arguments.as_optimizers(optimizer)
         arguments.check_optimizers_train(model, optimizers)
         chosen = resolve_config(config, every)
-        arguments.check_flag(console, "console")
+        option_checks.check_flag(console, "console")
         plans = arguments.check_treat(treat)
-        kinds = arguments.check_detectors(detectors)
-        extra_sinks = arguments.check_sinks(sinks)
-        arguments.check_logdir(logdir)
+        kinds = option_checks.check_detectors(detectors)
+        extra_sinks = option_checks.check_sinks(sinks)
+        option_checks.check_logdir(logdir)
         if monitor_of(model) is not None:
             raise RuntimeError(
                 f"this {type(model).__name__} is already watched by a gradmedic monitor; close that one first "

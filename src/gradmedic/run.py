@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from . import arguments
+from . import option_checks
 from .config import Config, check_config, check_every
 from .distributed import FSDP_UNSUPPORTED, is_writer
 from .faults import one_line
@@ -423,9 +423,9 @@ def exec_script(path: str, args: list[str]) -> None:
 def check_options(options: RunOptions) -> str | None:
     """What is wrong with the options, in one line, or None: checked before the script starts."""
     try:
-        arguments.check_logdir(options.logdir, "--logdir")
-        arguments.check_output_file(options.json_path, "--json")
-        arguments.check_output_file(options.html_path, "--html")
+        option_checks.check_logdir(options.logdir, "--logdir")
+        option_checks.check_output_file(options.json_path, "--json")
+        option_checks.check_output_file(options.html_path, "--html")
         check_every(options.every, "--every")
         check_config(options.config)
     except (TypeError, ValueError) as exc:

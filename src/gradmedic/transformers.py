@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .config import Config
+from .callback_options import CallbackOptions
 from .integrations.session import CallbackSession
 from .probe.pickling import ProbeHook
 from .records import Report
@@ -34,18 +34,11 @@ except ImportError as exc:
 __all__ = ["GradmedicCallback"]
 
 
-class GradmedicCallback(TrainerCallback):
+class GradmedicCallback(CallbackOptions, TrainerCallback):
     """Watches the Trainer's model and optimizer during ``trainer.train()``; the Report lands in ``report``."""
 
-    def __init__(
-        self,
-        logdir: str | Path | None = None,
-        every: int | None = None,
-        config: Config | None = None,
-        treat: bool = False,
-        console: bool = True,
-    ) -> None:
-        self._session = CallbackSession(logdir, every, config, treat, console)
+    def _setup(self) -> None:
+        self._session = CallbackSession(self.options)
         self._loss_hook: RemovableHandle | None = None
 
     @property
@@ -78,8 +71,8 @@ class GradmedicCallback(TrainerCallback):
         self._session.observe_loss(loss)
 
     def _logdir(self, args: Any) -> str | Path | None:
-        if self._session.logdir is not None:
-            return self._session.logdir
+        if self.options.logdir is not None:
+            return self.options.logdir
         if "tensorboard" not in (getattr(args, "report_to", None) or []):
             return None
         folder = getattr(args, "logging_dir", None) or os.environ.get("TENSORBOARD_LOGGING_DIR")

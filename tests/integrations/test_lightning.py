@@ -17,7 +17,9 @@ import lightning.pytorch as L  # noqa: E402
 from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+import gradmedic  # noqa: E402
 from gradmedic.demo.scenarios import mlp  # noqa: E402
+from gradmedic.kinds.registry import get_kind  # noqa: E402
 from gradmedic.lightning import GradmedicCallback  # noqa: E402
 
 from .lit import Classifier, GradNorms, TwoOptimizers, digits_loader, trainer  # noqa: E402
@@ -163,3 +165,26 @@ def test_treatment_acts_inside_lightnings_closure(tmp_path: Path) -> None:
     gate = callback.kept._doctor.gate  # type: ignore[union-attr]
     assert [step for step, _ in gate.norms[:5]] == [0, 1, 2, 3, 4]
     assert [n for _, n in gate.norms[:5]] == pytest.approx(norms.norms[:5], rel=1e-4)
+
+
+class StepsSeen(gradmedic.Sink):
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def write_step(self, stats: gradmedic.StepStats, layers: object) -> None:
+        self.steps.append(stats.step)
+
+
+def test_the_callback_takes_sinks_and_detectors_of_ones_own(tmp_path: Path) -> None:
+    """The deep sigmoid stack above, watched for dead units only: no vanishing_gradients, and the sink sees steps."""
+    dead_units = get_kind("dead_units")
+    assert dead_units is not None
+    torch.manual_seed(0)
+    net = mlp([64] + [64] * 10 + [10], nn.Sigmoid)
+    sink = StepsSeen()
+    callback = GradmedicCallback(console=False, sinks=[sink], detectors=[dead_units])
+    module = Classifier(net, lambda p: torch.optim.SGD(p, 0.1, momentum=0.9))
+    trainer(tmp_path, 40, [callback]).fit(module, digits_loader())
+    assert callback.report is not None and callback.report.steps == 40
+    assert "vanishing_gradients" not in callback.report.kinds()
+    assert sink.steps and sink.steps == sorted(sink.steps)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
+import gradmedic
 from gradmedic.keras import GradmedicCallback
+from gradmedic.kinds.registry import get_kind
 from gradmedic.records import Report
 
 from .nets import dense_stack, digits, fit
@@ -99,3 +102,24 @@ def test_fit_is_restored_after_watching_and_a_second_fit_continues_the_count() -
     x, y = digits()
     history = model.fit(x, y, batch_size=64, epochs=1, verbose=0)  # unwatched: Keras' own function
     assert np.isfinite(history.history["loss"][-1])
+
+
+class StepsSeen(gradmedic.Sink):
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def write_step(self, stats: gradmedic.StepStats, layers: object) -> None:
+        self.steps.append(stats.step)
+
+
+def test_sinks_and_detectors_of_ones_own() -> None:
+    """The deep sigmoid stack, watched for dead units only: no vanishing_gradients, and the sink sees steps."""
+    sink = StepsSeen()
+    report = _watch(dense_stack("sigmoid", 8), sinks=[sink], detectors=[get_kind("dead_units")])
+    assert "vanishing_gradients" not in report.kinds()
+    assert report.steps == 29 and sink.steps
+
+
+def test_plans_of_ones_own_are_refused_with_a_way_out() -> None:
+    with pytest.raises(TypeError, match="treat=True or treat=False"):
+        GradmedicCallback(treat={"unstable": []})

@@ -11,29 +11,20 @@ plugin unscaled them and after Lightning's clipping (probe/closure.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
-from ..config import Config
+from ..callback_options import CallbackOptions
 from ..records import Report
 from .session import CallbackSession
 
 
-class LightningHooks:
+class LightningHooks(CallbackOptions):
     tensorboard_logger: ClassVar[type[Any]]  # the Lightning package's TensorBoardLogger, set by the subclass
 
-    def __init__(
-        self,
-        logdir: str | Path | None = None,
-        every: int | None = None,
-        config: Config | None = None,
-        treat: bool = False,
-        console: bool = True,
-    ) -> None:
-        super().__init__()
-        self._session = CallbackSession(logdir, every, config, treat, console)
+    def _setup(self) -> None:
+        self._session = CallbackSession(self.options)
 
     @property
     def report(self) -> Report | None:
@@ -41,7 +32,7 @@ class LightningHooks:
         return self._session.report
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        logdir = self._session.logdir if self._session.logdir is not None else self._logger_dir(trainer)
+        logdir = self.options.logdir if self.options.logdir is not None else self._logger_dir(trainer)
         self._session.start(pl_module, trainer.optimizers, logdir, main=trainer.is_global_zero)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:

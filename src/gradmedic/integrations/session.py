@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..config import Config, resolve_config
+from ..callback_options import WatchOptions
 from ..monitor import Monitor, watch
 from ..records import Incident, Report
 
@@ -23,18 +23,8 @@ from ..records import Incident, Report
 class CallbackSession:
     """The monitor of the current run (if any) and the report of the last one."""
 
-    def __init__(
-        self,
-        logdir: str | Path | None = None,
-        every: int | None = None,
-        config: Config | None = None,
-        treat: bool = False,
-        console: bool = True,
-    ) -> None:
-        self.logdir = logdir
-        self.config = resolve_config(config, every)  # a bad one is refused now, not mid-training
-        self.treat = treat
-        self.console = console
+    def __init__(self, options: WatchOptions) -> None:
+        self.options = options
         self.monitor: Monitor | None = None
         self._report: Report | None = None
 
@@ -46,9 +36,11 @@ class CallbackSession:
                 model,
                 list(optimizers),
                 logdir=logdir if main else None,
-                config=self.config,
-                console=self.console and main,
-                treat=self.treat,
+                config=self.options.config,
+                console=self.options.console and main,
+                treat=self.options.treat,
+                detectors=self.options.detectors,
+                sinks=self.options.sinks if main else (),
             )
             self._report = None
         except Exception as exc:  # the training goes on, unwatched, and the report says so

@@ -17,12 +17,11 @@ import functools
 import math
 import warnings
 import weakref
-from pathlib import Path
 from typing import Any
 
 import keras
 
-from ..config import Config, resolve_config
+from ..callback_options import CallbackOptions
 from ..pipeline import Pipeline
 from ..records import Incident, LayerInfo, LayerStats, Report, StepStats
 from ..sinks.base import SinkSet
@@ -32,20 +31,14 @@ from .layers import KerasLayer, Site, find_layers, layer_table
 from .probe import Probe
 
 
-class GradmedicCallback(keras.callbacks.Callback):
-    def __init__(
-        self,
-        logdir: str | Path | None = None,
-        every: int | None = None,
-        config: Config | None = None,
-        treat: bool = False,
-        console: bool = True,
-    ) -> None:
-        super().__init__()
-        self.config = resolve_config(config, every)  # a bad one is refused here, before training
-        self.logdir = logdir
-        self.console = console
-        self.treat = treat
+class GradmedicCallback(CallbackOptions, keras.callbacks.Callback):
+    def _setup(self) -> None:
+        if not isinstance(self.options.treat, bool):
+            raise TypeError(
+                "the Keras callback takes treat=True or treat=False; plans of your own cures are for PyTorch models "
+                "(gradmedic.watch(..., treat=plans))"
+            )
+        self.config = self.options.config
         self.report: Report = Report(steps=0, layers=[], diagnoses=[])
         self._pipeline: Pipeline | None = None
         self._open = False  # inside a fit: between on_train_begin and on_train_end
@@ -134,14 +127,14 @@ class GradmedicCallback(keras.callbacks.Callback):
         ):
             self._probe = Probe(self.model, self._layers, self._sites, self.config.saturation_margin)
         self._probe.install()
-        if self.treat and self._doctor is None:
+        if self.options.treat and self._doctor is None:
             from .treat import KerasDoctor
 
             self._doctor = KerasDoctor(self.model, self.config)
         if self._closed:  # the first fit, or a fit after close(): a fresh log (one folder, one run)
-            sinks = KerasSinkSet(default_sinks(self.logdir, self.console))
+            sinks = KerasSinkSet(default_sinks(self.options.logdir, self.options.console) + list(self.options.sinks))
             if self._pipeline is None:
-                self._pipeline = Pipeline(self.config, sinks, self._doctor)
+                self._pipeline = Pipeline(self.config, sinks, self._doctor, detectors=self.options.detectors)
             else:
                 self._pipeline.sinks = sinks
             self._closed = False
