@@ -12,6 +12,15 @@ from ..detectors import saturation
 from ..records import Finding, Kind, LayerInfo
 from .kind import Advice, FailureKind, Family, RemedyName
 
+# what brings pre-activations back into the linear range, where the derivative is large
+SHRINK_PRE_ACTIVATIONS = (
+    Advice(
+        RemedyName.INIT, "Use Xavier/Glorot init so pre-activations start in the linear range.", init_snippet("tanh")
+    ),
+    Advice(RemedyName.BATCH_NORM, "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
+    NORMALISE_INPUTS,
+)
+
 
 def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advice]]:
     fractions: Mapping[str, float] = f.evidence["saturated_fraction"]
@@ -23,13 +32,7 @@ def explain(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, list[Advi
     )
     remedies = [
         Advice(RemedyName.NON_SATURATING_ACTIVATION, "Use ReLU, ELU or GELU.", SNIPPET_RELU),
-        Advice(
-            RemedyName.INIT,
-            "Use Xavier/Glorot init so pre-activations start in the linear range.",
-            init_snippet("tanh"),
-        ),
-        Advice(RemedyName.BATCH_NORM, "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
-        NORMALISE_INPUTS,
+        *SHRINK_PRE_ACTIVATIONS,
     ]
     return message, remedies
 
@@ -44,13 +47,7 @@ def explain_checkup(f: Finding, layers: Mapping[str, LayerInfo]) -> tuple[str, l
         "these units vanish."
     )
     remedies = [
-        Advice(
-            RemedyName.INIT,
-            "Use Xavier/Glorot init so pre-activations start in the linear range.",
-            init_snippet("tanh"),
-        ),
-        Advice(RemedyName.BATCH_NORM, "Normalise pre-activations with BatchNorm.", SNIPPET_BATCHNORM),
-        NORMALISE_INPUTS,
+        *SHRINK_PRE_ACTIVATIONS,
         Advice(RemedyName.NON_SATURATING_ACTIVATION, "Use ReLU (with He init), ELU or GELU.", SNIPPET_RELU),
     ]
     return message, remedies
