@@ -46,6 +46,7 @@ from .probe.clock import BackwardClock, OptimizerClock, StepClock
 from .probe.closure import register_pre_hook
 from .probe.gradients import GradientMeasurement, GradientProbe
 from .probe.hooks import ForwardProbe
+from .probe.host_batch import HostBatch
 from .probe.layer_table import layer_table
 from .probe.layers import check_model, find_frozen_layers, find_layers
 from .probe.probe_hook import ProbeHook
@@ -620,16 +621,17 @@ class Monitor:
         self._grad.after_step(m)
         self._probe.flush()  # time steps held back, when the root module is never called to flush them
         sites = [s for s in self._probe.sites.values() if s.header is not None]
-        parts = m.tensors() + [t for s in sites for t in s.parts()] + self._sentinel.take()
-        values = _to_host(parts, self._grad.device)  # the one host transfer
+        batch = HostBatch(self._grad.device)
+        gradients = batch.add(m.tensors())
+        activations = [(site, batch.add(site.parts())) for site in sites]
+        sentinel = batch.add(self._sentinel.take())
+        batch.transfer()  # the one host transfer
 
-        layer_stats, global_norm = self._grad.unpack(m, values[: m.size])
-        offset = m.size
-        for site in sites:
-            act = site.unpack(values[offset : offset + site.packed_size])
-            offset += site.packed_size
+        layer_stats, global_norm = self._grad.unpack(m, batch.share(gradients))
+        for site, ticket in activations:
+            act = site.unpack(batch.share(ticket))
             layer_stats[site.name] = replace(layer_stats.get(site.name, LayerStats()), activation=act)
-        interval = self._sentinel.read(values[offset:])
+        interval = self._sentinel.read(batch.share(sentinel))
         if self._doctor is not None and self._step in self._doctor.gate.dropped:
             # the gate dropped this step before the probe saw it: show the gradient that was dropped
             global_norm, bad = self._doctor.gate.dropped[self._step]
@@ -692,7 +694,13 @@ class Monitor:
         losses go to the detectors as they are (a blow-up that ended the run), and to the loss curve.
         """
         parts = self._sentinel.take()
-        interval = self._sentinel.read(_to_host(parts, self._grad.device) if parts else None)
+        if parts:
+            batch = HostBatch(self._grad.device)
+            ticket = batch.add(parts)
+            batch.transfer()
+            interval = self._sentinel.read(batch.share(ticket))
+        else:
+            interval = self._sentinel.read(None)
         step = interval.first_nonfinite_step
         if step is None:
             if interval.losses:
@@ -815,15 +823,6 @@ def _check_loss(loss: Any) -> None:
             f"observe_loss expects the loss as a one-element tensor or a real number, got {type(loss).__name__}; "
             "pass the loss you call backward() on"
         )
-
-
-def _to_host(parts: list[torch.Tensor], device: torch.device) -> np.ndarray:
-    """Flat 1-d device tensors, joined as float32 and moved to the host in one transfer."""
-    try:
-        flat = torch.cat(parts)
-    except RuntimeError:  # tensors on several devices
-        flat = torch.cat([p.to(device) for p in parts])
-    return flat.float().cpu().numpy()
 
 
 def _step_stats(step: int, layers: dict[str, LayerStats], global_norm: float, interval: Interval) -> StepStats:

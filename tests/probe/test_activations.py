@@ -54,7 +54,7 @@ def test_relu_site_accumulates_over_passes_and_finds_dead_units() -> None:
     b[:, 4] = 0.0
     site.add(a, MARGIN)
     site.add(b, MARGIN)
-    stats = site.unpack(site.pack().numpy())
+    stats = site.unpack(torch.cat(site.parts()).numpy())
     assert stats.kind == "relu"
     assert stats.active.tolist() == [True, True, False, True, True, True]
     assert stats.zero_fraction == pytest.approx(float(((a == 0).sum() + (b == 0).sum()) / 96))
@@ -76,15 +76,15 @@ def test_settled_functional_site_skips_saturation_counts_until_its_range_changes
     kinds = []
     for _ in range(3):
         site.add(relu(), MARGIN)
-        kinds.append((site.counted_as, site.unpack(site.pack().numpy()).kind))
+        kinds.append((site.counted_as, site.unpack(torch.cat(site.parts()).numpy()).kind))
         site.reset()
     assert kinds == [(None, "relu"), (None, "relu"), ("other", "relu")]
     saturated = 0.001 + 0.998 * (torch.rand(32, 8, generator=g) > 0.5).float()  # now a saturated sigmoid's range
     site.add(saturated, MARGIN)
-    stats = site.unpack(site.pack().numpy())
+    stats = site.unpack(torch.cat(site.parts()).numpy())
     assert stats.kind == "sigmoid" and stats.saturated_fraction is None  # not counted on this step
     assert stats.zero_fraction == 0.0
     site.reset()
     site.add(saturated, MARGIN)
-    stats = site.unpack(site.pack().numpy())
+    stats = site.unpack(torch.cat(site.parts()).numpy())
     assert site.counted_as is None and stats.saturated_fraction is not None and stats.saturated_fraction == 1.0

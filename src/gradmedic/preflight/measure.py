@@ -22,6 +22,7 @@ from torch.utils.hooks import RemovableHandle
 
 from ..config import Config
 from ..probe.hooks import ForwardProbe, output_tensors
+from ..probe.host_batch import HostBatch
 from ..probe.layer_table import layer_table
 from ..probe.layers import Layer, find_frozen_layers, find_layers
 from ..records import ActivationKind, ActivationStats, CheckupLayer, LayerInfo
@@ -173,19 +174,15 @@ def _to_host(
         per_layer += [signals[layer.name].std.to(device), norm, torch.tensor(float(g is not None), device=device)]
     outputs = output_tensors(output)
     finite = [torch.isfinite(outputs[0]).all() if outputs else torch.ones((), dtype=torch.bool), torch.isfinite(loss)]
-    parts = [s.pack() for s in sites]
-    if per_layer:
-        parts.append(torch.stack([p.float() for p in per_layer]))
-    parts.append(torch.stack([f.to(device).float() for f in finite]))
-    values = torch.cat([p.to(device, torch.float32) for p in parts]).cpu().numpy()
+    batch = HostBatch(device)
+    tickets = [(site, batch.add(site.parts())) for site in sites]
+    layer_scalars = batch.add([torch.stack([p.float() for p in per_layer])] if per_layer else [])
+    checks = batch.add([torch.stack([f.to(device).float() for f in finite])])
+    batch.transfer()  # the one host transfer
 
-    stats: dict[str, ActivationStats] = {}
-    offset = 0
-    for site in sites:
-        stats[site.name] = site.unpack(values[offset : offset + site.packed_size])
-        offset += site.packed_size
-    scalars = values[offset : offset + 3 * len(chain)].reshape(-1, 3)
-    output_ok, loss_ok = values[-2:] > 0.5
+    stats = {site.name: site.unpack(batch.share(ticket)) for site, ticket in tickets}
+    scalars = batch.share(layer_scalars).reshape(-1, 3)
+    output_ok, loss_ok = batch.share(checks) > 0.5
     nonfinite = (["model output"] if not output_ok else []) + (["loss"] if not loss_ok else [])
     return stats, scalars, nonfinite
 

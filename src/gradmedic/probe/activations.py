@@ -128,9 +128,6 @@ class Site:
         assert self.header is not None and self.unit_max is not None
         return [self.header, self.unit_max]
 
-    def pack(self) -> torch.Tensor:
-        return torch.cat(self.parts())
-
     def reset(self) -> None:
         self.header, self.unit_max, self.numel = None, None, 0
 
@@ -152,10 +149,6 @@ class Site:
             saturated_fraction=None if saturated is None else saturated / numel,
             active=unit_max > 0,
         )
-
-    @property
-    def packed_size(self) -> int:
-        return _HEADER + self.units
 
 
 def infer_kind(lo: float, hi: float) -> ActivationKind:

@@ -50,11 +50,6 @@ class GradientMeasurement:
         assert self.update_norms is not None
         return [self.norms, self.update_norms]
 
-    @property
-    def size(self) -> int:
-        assert self.update_norms is not None
-        return int(self.norms.shape[0] + self.update_norms.shape[0])
-
 
 @dataclass(frozen=True)
 class _Owners:
