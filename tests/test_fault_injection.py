@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import gradmedic
-from gradmedic.detectors import engine as engine_module
 from gradmedic.detectors.engine import Engine
+from gradmedic.kinds.registry import registered_kinds
 from gradmedic.monitor import Monitor
 from gradmedic.pipeline import Pipeline
 from gradmedic.probe.gradients import GradientProbe
@@ -130,15 +131,20 @@ def test_a_broken_part_stops_the_monitor_not_the_run(
     _check_stopped(report, caught, capfd.readouterr().err)
 
 
-def test_a_broken_detector_stops_the_monitor_not_the_run(
-    unwatched: list[bytes], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(engine_module.DETECTORS, "dead_units", _raise)
+def test_a_broken_detector_is_switched_off_the_others_go_on(unwatched: list[bytes]) -> None:
+    """One failure kind's detector raises: that kind goes unwatched (an incident names it), the monitor and
+    the other kinds carry on, and training is bitwise untouched."""
+    kinds = [replace(k, detect=_raise) if k.name == "dead_units" else k for k in registered_kinds()]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        losses, monitor = train({"console": False})
+        losses, monitor = train({"console": False, "detectors": kinds})
     report = _check_survived(losses, unwatched, monitor)
-    _check_stopped(report, caught, capfd.readouterr().err)
+    told = [i for i in report.incidents if i.component == "detector:dead_units"]
+    assert len(told) == 1 and "InjectedFault" in told[0].error, report.incidents
+    assert not any(i.component == "monitor" for i in report.incidents), "the monitor itself was not stopped"
+    assert "dead_units" not in report.kinds()
+    assert report.steps == STEPS and report.layers, "the other kinds were still fed every sampled step"
+    assert sum("dead_units detector failed" in str(w.message) for w in caught) == 1
 
 
 def test_broken_advice_stops_the_monitor_not_the_run(
