@@ -107,6 +107,7 @@ def plain_compiles(build: Callable[[], nn.Module], steps: int) -> dict[str, int]
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_a_compiled_model_watched_compiles_as_often_as_unwatched_and_is_measured(kind: str) -> None:
     plain = plain_compiles(MODELS[kind], 30)
@@ -132,6 +133,7 @@ def test_a_compiled_model_watched_compiles_as_often_as_unwatched_and_is_measured
     assert report.healthy
 
 
+@pytest.mark.slow
 def test_a_model_compiled_in_place_is_watched_without_recompiles() -> None:
     plain_model = FunctionalNet()
     plain_model.compile(backend=BACKEND)
@@ -159,6 +161,7 @@ def test_a_model_compiled_in_place_is_watched_without_recompiles() -> None:
     assert compiled_steps and all(s.loss == pytest.approx(losses[s.step]) for s in compiled_steps)
 
 
+@pytest.mark.slow
 def test_watching_the_inner_module_of_a_compiled_one_costs_at_most_one_recompile() -> None:
     """watch(model) while the loop calls torch.compile(model): the first pass is compiled with the
     sampled step's hooks in place (inert), so the first unsampled step compiles once more; never again."""
@@ -178,6 +181,7 @@ def test_watching_the_inner_module_of_a_compiled_one_costs_at_most_one_recompile
     assert [layer.units for layer in report.layers[:2]] == [32, 32]  # from step 1 on, sampled steps run eagerly
 
 
+@pytest.mark.slow
 def test_a_compiled_model_updated_by_hand_is_watched_by_its_backward_passes() -> None:
     plain = plain_compiles(MODELS["custom"], 30)
     torch.manual_seed(0)
@@ -237,6 +241,7 @@ def test_a_compiled_healthy_sigmoid_net_stays_quiet() -> None:
     assert report.healthy and not kinds(report)
 
 
+@pytest.mark.slow
 def test_a_compiled_net_with_a_learning_rate_far_too_high_is_caught() -> None:
     report = compiled_scenario("relu_huge_lr", 60)
     assert kinds(report) & {"exploding_gradients", "non_finite", "loss_divergence"}

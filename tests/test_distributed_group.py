@@ -154,6 +154,7 @@ print("trained")
 """
 
 
+@pytest.mark.slow
 def test_gradmedic_run_on_an_fsdp_script_runs_it_unwatched_and_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +170,7 @@ def test_gradmedic_run_on_an_fsdp_script_runs_it_unwatched_and_says_why(
     assert [i["error"] for i in incidents] == [FSDP_UNSUPPORTED]  # not also "no training step was watched"
 
 
+@pytest.mark.slow
 def test_only_a_module_that_ddp_wraps_is_a_replica(group: None) -> None:
     inner, alone = nn.Linear(4, 2), nn.Linear(4, 2)
     ddp = nn.parallel.DistributedDataParallel(inner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 import torch
 from torch import nn
 
@@ -15,6 +16,7 @@ class Holder:
     """Anything a weak proxy can point at."""
 
 
+@pytest.mark.slow
 def test_a_dead_weak_proxy_among_the_objects_is_skipped() -> None:
     # frameworks (Lightning, TensorFlow) leave weakref.proxy objects around; isinstance() on a dead one raises
     target = Holder()

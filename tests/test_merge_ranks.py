@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gradmedic.config import Config
 from gradmedic.detectors import dead
@@ -85,6 +86,7 @@ def test_every_rank_merging_the_same_list_gets_the_same_record() -> None:
     assert np.array_equal(a.layers["fc0"].activation.active, b.layers["fc0"].activation.active)  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_the_merge_imports_no_framework(tmp_path: Path) -> None:
     from .test_without_torch import _run_without_torch
 

@@ -67,6 +67,7 @@ def test_two_optimizers_and_a_gradscaler_read_the_head_unscaled() -> None:
     assert not _alarms(monitor.report())
 
 
+@pytest.mark.slow
 def test_runner_watches_a_sequential_and_its_head_as_one_model(tmp_path: Any) -> None:
     from gradmedic.run import RunOptions, run
 
@@ -104,6 +105,7 @@ def _train(model: nn.Module, batches: Any, steps: int, lr: float = 1e-3) -> grad
     return monitor.report()
 
 
+@pytest.mark.slow
 def test_hugging_face_bert_is_healthy_and_its_gelu_is_known() -> None:
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
@@ -123,6 +125,7 @@ def test_hugging_face_bert_is_healthy_and_its_gelu_is_known() -> None:
     assert activation_kind(gelu) == "other"
 
 
+@pytest.mark.slow
 def test_hugging_face_gpt2_is_healthy() -> None:
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
@@ -134,6 +137,7 @@ def test_hugging_face_gpt2_is_healthy() -> None:
     assert not _alarms(report)
 
 
+@pytest.mark.slow
 def test_torch_transformer_encoder_is_healthy() -> None:
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, batch_first=True)

@@ -26,6 +26,7 @@ def _report(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_hand_updated_script_is_watched_from_its_first_backward(tmp_path: Path) -> None:
     report_path = tmp_path / "r.json"
     result = gradmedic_run("--json", report_path, SCRIPTS / "train_by_hand_no_grad.py", cwd=tmp_path)
@@ -38,6 +39,7 @@ def test_hand_updated_script_is_watched_from_its_first_backward(tmp_path: Path) 
     assert "300 steps watched" in result.stderr
 
 
+@pytest.mark.slow
 def test_hand_updated_script_going_nan_at_its_second_step_is_diagnosed(tmp_path: Path) -> None:
     report_path = tmp_path / "r.json"
     result = gradmedic_run(
@@ -50,6 +52,7 @@ def test_hand_updated_script_going_nan_at_its_second_step_is_diagnosed(tmp_path:
     assert nonfinite and nonfinite[0]["severity"] == "error" and nonfinite[0]["first_step"] <= 1
 
 
+@pytest.mark.slow
 def test_hand_updated_script_under_treat_drops_its_nonfinite_steps_and_says_it_stayed_stuck(tmp_path: Path) -> None:
     """The script's first update (lr 1e30) lands before gradmedic attaches, at its second backward: no
     snapshot predates the damage, so every later step is dropped (its gradients zeroed before the script's
@@ -66,12 +69,14 @@ def test_hand_updated_script_under_treat_drops_its_nonfinite_steps_and_says_it_s
     assert nonfinite["outcome"].startswith("not cured: stuck")
 
 
+@pytest.mark.slow
 def test_lbfgs_script_counts_optimizer_steps_not_closure_calls(tmp_path: Path) -> None:
     code, report = run_in_process(_copy(SCRIPTS / "train_lbfgs_closure.py", tmp_path))
     assert code == 0
     assert report["steps"] == 40
 
 
+@pytest.mark.slow
 def test_script_dying_right_after_a_blow_up_gets_the_diagnosis(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +101,7 @@ def test_gradient_accumulation_without_a_first_step_is_not_counted_twice(tmp_pat
     assert report["steps"] == 10 + 3
 
 
+@pytest.mark.slow
 def test_script_without_training_says_nothing_was_watched(tmp_path: Path) -> None:
     script = write(tmp_path / "no_training.py", "import torch\nprint(torch.nn.Linear(2, 2)(torch.ones(1, 2)).shape)\n")
     report_path = tmp_path / "r.json"

@@ -41,6 +41,7 @@ def _write(path: Path, source: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("second", ["model.parameters()", "model[2].parameters()"], ids=["same", "head"])
 def test_two_optimizers_stepping_one_model_get_one_monitor(tmp_path: Path, second: str) -> None:
     source = TWO_OPTIMIZERS.replace("torch.optim.Adam(model.parameters()", f"torch.optim.Adam({second}")

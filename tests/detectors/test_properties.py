@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ def any_step(draw: st.DrawFn, step: int) -> object:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_the_engine_takes_any_records_and_findings_are_well_formed(data: st.DataObject) -> None:
@@ -75,6 +77,7 @@ def test_the_engine_takes_any_records_and_findings_are_well_formed(data: st.Data
     start=st.floats(min_value=0.1, max_value=10.0),
     ratio=st.floats(min_value=1e-4, max_value=1e-2),
 )
+@pytest.mark.slow
 def test_bounded_healthy_noise_raises_nothing_above_info(
     scale: float, noise: list[float], start: float, ratio: float
 ) -> None:

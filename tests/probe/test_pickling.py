@@ -104,6 +104,7 @@ def test_state_dict_round_trip_and_trace_of_a_watched_model() -> None:
         torch.jit.save(traced, saved)
 
 
+@pytest.mark.slow
 def test_a_saved_watched_model_loads_without_gradmedic(tmp_path: Path) -> None:
     torch.manual_seed(2)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))

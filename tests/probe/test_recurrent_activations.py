@@ -59,6 +59,7 @@ def test_saturated_fraction_counts_every_time_step_of_the_cell_output() -> None:
     assert recorder.saturated("cell.xh_to_h") == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_saturated_gru_cell_gates_are_found() -> None:
     report, recorder = _watched(lambda: scale_weights(Unrolled(GRUCell()), 3.0))
     saturated = _kinds(report)["saturated_units"]
@@ -68,6 +69,7 @@ def test_saturated_gru_cell_gates_are_found() -> None:
     assert last["cell.xh_to_hbar"].activation is not None and last["cell.xh_to_hbar"].activation.kind == "tanh"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", [TanhCell, GRUCell])
 def test_healthy_recurrent_cell_stays_quiet(cell: Callable[[], nn.Module]) -> None:
     report, recorder = _watched(lambda: Unrolled(cell()))
@@ -99,6 +101,7 @@ def test_lstm_whose_cell_state_runs_away_is_saturated() -> None:
 @pytest.mark.parametrize(
     "make", [lambda: nn.LSTM(INPUTS, HIDDEN, batch_first=True), lambda: nn.GRU(INPUTS, HIDDEN, num_layers=2)]
 )
+@pytest.mark.slow
 def test_healthy_lstm_and_gru_stay_quiet(make: Callable[[], nn.RNNBase]) -> None:
     report, recorder = _watched(lambda: BuiltIn(make()))
     assert _kinds(report) == {}

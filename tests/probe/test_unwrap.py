@@ -68,6 +68,7 @@ def test_a_scheduler_is_not_taken_for_an_optimizer() -> None:
         gradmedic.watch(model, sched)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_compiled_model_is_unwrapped_without_compiling() -> None:
     model = nn.Linear(2, 2)
     compiled = torch.compile(model)  # wrapping only: nothing is compiled until it is called
@@ -98,6 +99,7 @@ def test_watch_through_a_half_initialised_wrapper_counts_every_step() -> None:
     assert report.healthy
 
 
+@pytest.mark.slow
 def test_a_compiled_model_trains_watched_under_its_own_layer_names() -> None:
     torch.manual_seed(0)
     model = relu_mlp()

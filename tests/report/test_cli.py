@@ -51,6 +51,7 @@ def test_report_command_without_a_log_explains_how_to_make_one(
     assert "holds no gradmedic.jsonl" in err and "--logdir" in err
 
 
+@pytest.mark.slow
 def test_run_html_without_logdir_logs_to_a_temporary_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(SCRIPT))
@@ -63,6 +64,7 @@ def test_run_html_without_logdir_logs_to_a_temporary_folder(tmp_path: Path, caps
     assert (Path(said.group(2)) / FILENAME).is_file()
 
 
+@pytest.mark.slow
 def test_run_html_with_logdir(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(SCRIPT))
@@ -74,6 +76,7 @@ def test_run_html_with_logdir(tmp_path: Path) -> None:
     assert "30 steps watched" in (tmp_path / "r.html").read_text()
 
 
+@pytest.mark.slow
 def test_demo_writes_a_page_per_scenario_and_an_index(tmp_path: Path) -> None:
     demo_main(str(tmp_path), ["dead"])
     index = (tmp_path / "index.html").read_text()

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from torch import nn
@@ -166,6 +167,7 @@ def _synthetic_log(logdir: Path, steps: int, layers: int) -> None:
     sink.close(Report(steps=steps, layers=list(infos.values()), diagnoses=[]))
 
 
+@pytest.mark.slow
 def test_a_long_deep_run_is_binned_and_stays_small(tmp_path: Path) -> None:
     _synthetic_log(tmp_path, steps=700, layers=210)
     page = build_report(tmp_path).read_text()

@@ -193,6 +193,7 @@ def _page_or_not_a_log(path: Path) -> None:
     assert render([read]).startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(lines=st.lists(records, min_size=1, max_size=8))
 def test_any_json_records_give_a_page(tmp_path: Path, lines: list[dict[str, object]]) -> None:

@@ -74,6 +74,7 @@ def test_logs_are_flushed_when_training_raises(tmp_path: Path) -> None:
     assert last["type"] == "report" and last["steps"] == 12
 
 
+@pytest.mark.slow
 def test_logs_are_flushed_at_exit_without_close(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
