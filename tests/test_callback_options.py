@@ -8,32 +8,32 @@ from pathlib import Path
 import pytest
 
 import gradmedic
-from gradmedic.callback_options import CallbackOptions, WatchOptions
+from gradmedic.callback_options import CallbackOptions
 from gradmedic.kinds.registry import get_kind
 
 
 def test_options_are_checked_when_made(tmp_path: Path) -> None:
-    assert WatchOptions.checked(every=7).config.every == 7
+    assert CallbackOptions(every=7).options.config.every == 7
     with pytest.raises(ValueError, match="every must be >= 1"):
-        WatchOptions.checked(every=0)
+        CallbackOptions(every=0)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a folder"):
-        WatchOptions.checked(logdir=tmp_path / "a_file")
+        CallbackOptions(logdir=tmp_path / "a_file")
     with pytest.raises(TypeError, match="console"):
-        WatchOptions.checked(console="yes")  # type: ignore[arg-type]
+        CallbackOptions(console="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="detectors must be a list"):
-        WatchOptions.checked(detectors=get_kind("dead_units"))  # type: ignore[arg-type]
+        CallbackOptions(detectors=get_kind("dead_units"))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sinks must hold sink objects"):
-        WatchOptions.checked(sinks=[object()])
+        CallbackOptions(sinks=[object()])
     with pytest.raises(TypeError, match="treat must be True, False, or plans"):
-        WatchOptions.checked(treat="always")  # type: ignore[arg-type]
+        CallbackOptions(treat="always")  # type: ignore[arg-type]
 
 
 def test_kept_as_given() -> None:
     dead = get_kind("dead_units")
     assert dead is not None
     sink = gradmedic.Sink()
-    options = WatchOptions.checked(detectors=[dead], sinks=[sink], treat=True, console=False)
+    options = CallbackOptions(detectors=[dead], sinks=[sink], treat=True, console=False).options
     assert options.detectors == (dead,) and options.sinks == (sink,) and options.treat is True
 
 

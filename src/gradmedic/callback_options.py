@@ -20,7 +20,8 @@ from .sinks.base import Sink
 
 @dataclass(frozen=True)
 class WatchOptions:
-    """Checked options: ``treat`` is True, False, or plans (family -> cures; PyTorch only)."""
+    """The options once checked (``CallbackOptions`` checks them): ``treat`` is True, False, or plans
+    (family -> cures; PyTorch only)."""
 
     logdir: Path | None = None
     config: Config = Config()
@@ -28,33 +29,6 @@ class WatchOptions:
     console: bool = True
     detectors: tuple[FailureKind, ...] | None = None
     sinks: tuple[Sink, ...] = ()
-
-    @classmethod
-    def checked(
-        cls,
-        logdir: str | Path | None = None,
-        every: int | None = None,
-        config: Config | None = None,
-        treat: bool | Mapping[str, Sequence[Any]] = False,
-        console: bool = True,
-        detectors: Iterable[FailureKind] | None = None,
-        sinks: Iterable[Sink] = (),
-    ) -> WatchOptions:
-        check_flag(console, "console")
-        if not isinstance(treat, (bool, Mapping)):
-            raise TypeError(
-                f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
-                "see docs/extending.md"
-            )
-        kinds = check_detectors(detectors)
-        return cls(
-            logdir=check_logdir(logdir),
-            config=resolve_config(config, every),
-            treat=treat,
-            console=console,
-            detectors=tuple(kinds) if kinds is not None else None,
-            sinks=tuple(check_sinks(sinks)),
-        )
 
 
 class CallbackOptions:
@@ -72,7 +46,21 @@ class CallbackOptions:
         sinks: Iterable[Sink] = (),
     ) -> None:
         super().__init__()
-        self.options = WatchOptions.checked(logdir, every, config, treat, console, detectors, sinks)
+        check_flag(console, "console")
+        if not isinstance(treat, (bool, Mapping)):
+            raise TypeError(
+                f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
+                "see docs/extending.md"
+            )
+        kinds = check_detectors(detectors)
+        self.options = WatchOptions(
+            logdir=check_logdir(logdir),
+            config=resolve_config(config, every),
+            treat=treat,
+            console=console,
+            detectors=tuple(kinds) if kinds is not None else None,
+            sinks=tuple(check_sinks(sinks)),
+        )
         self._setup()
 
     def _setup(self) -> None:
