@@ -91,6 +91,14 @@ class Config:
     # A layer whose weight norm grows more than this many times over the window is still growing from
     # (near) zero (a zero-initialised positional embedding, a LoRA matrix): it is not judged then.
     update_ratio_growth: float = 2.0
+    # In the first `update_ratio_settle_steps` steps a healthy run may move small-init weights by a large
+    # part of themselves (pytorch/examples regression/main.py, hand SGD at lr 0.1: ratios above 0.3 on
+    # steps 1-20 in 14 of 200 seeds, none later but two single steps; benchmarks/false_alarms.py). There a
+    # large ratio counts only where the loss confirms it: above `update_ratio_loss_rise` times the loss as
+    # training began (that script's healthy early losses: at most 1.7x their start on 5 of 6 steps; AdamW
+    # at lr 1 climbs 60x and more by its second step, tests/test_no_optimizer.py). Without a loss it counts.
+    update_ratio_settle_steps: int = 20
+    update_ratio_loss_rise: float = 3.0
 
     # --- checkup (one pass before training) -------------------------------------------------------------
     # The checkup compares the backpropagated signal of each layer with the model output's and reuses
