@@ -53,7 +53,10 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
 
     if len(finite) >= cfg.persist and finite[0] > 0:
         rises = sum(b > a for a, b in zip(finite, finite[1:]))
-        growth = finite[-1] / finite[0]
+        # a window that opens on a lucky batch far below the run's level (a loss at its floor) grows from
+        # the run's level, not from that batch
+        start = max(finite[0], median(earlier[-4 * cfg.window :])) if earlier else finite[0]
+        growth = finite[-1] / start
         if growth > cfg.exploding_growth_factor and rises >= cfg.persist - 1:
             rules.append("growth")
             evidence["growth_in_window"] = growth
