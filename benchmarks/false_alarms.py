@@ -42,13 +42,14 @@ def one_run(seed: int, workdir: Path) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40, help="seeds 0..runs-1 (default 40)")
+    parser.add_argument("--runs", type=int, default=40, help="how many runs (default 40)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the torch seed of the first run (default 0)")
     parser.add_argument("--keep", type=Path, help="copy the log folder of each run that alarms under this folder")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: copy every run's log folder")
     args = parser.parse_args()
     kinds: Counter[str] = Counter()
     alarmed = 0
-    for seed in range(args.runs):
+    for seed in range(args.first_seed, args.first_seed + args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             alarms = one_run(seed, Path(tmp))
             if alarms:
