@@ -72,7 +72,9 @@ def _merge(old: Finding, new: Finding) -> Finding:
     """
     onset = {k: old.evidence[k] for k in ONSET_KEYS if k in old.evidence}
     if SEVERITY_RANK[new.severity] >= SEVERITY_RANK[old.severity]:
-        return replace(new, first_step=old.first_step, evidence={**new.evidence, **onset})
+        # a cause found at onset keeps the layers it named (the recurrent weight's layer, the gaining layers)
+        layers = old.layers if "through_time" in onset or "through_depth" in onset else new.layers
+        return replace(new, first_step=old.first_step, layers=layers, evidence={**new.evidence, **onset})
     return replace(old, step=new.step)
 
 
