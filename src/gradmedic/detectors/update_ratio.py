@@ -26,7 +26,7 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     window = [s for s in history if s.layers][-cfg.window :]  # loss-only records carry no ratio
     if len(window) < cfg.window or not last(history, cfg.window):
         return None
-    settling = _settling_steps(history, cfg)
+    settling = _settling_steps(history, cfg) if window[0].step < cfg.update_ratio_settle_steps else set()
     high: dict[str, float] = {}
     for info in by_depth(layers):
         if _growing_from_zero(history, window, info.name, cfg.update_ratio_growth):
