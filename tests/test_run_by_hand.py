@@ -155,3 +155,47 @@ def test_first_backward_pass_is_the_calm_reference_of_a_run_that_blows_up_at_onc
     exploding = next(d for d in report["diagnoses"] if d["kind"] == "exploding_gradients")
     assert exploding["evidence"]["first_norm"] == pytest.approx(first_norm, rel=1e-4)
     assert "its first value" in exploding["message"]
+
+
+# --- the JSONL log's layer table ---------------------------------------------------------------------------
+HAND_MLP = """
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+x, y = torch.randn(64, 8), torch.randn(64, 1)
+for _ in range(30):
+    model.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.05 * p.grad
+"""
+
+
+def test_the_jsonl_layer_table_carries_the_depths_once_they_are_known(tmp_path: Path) -> None:
+    """A hand-updated script is attached at its second backward pass: the records of steps 0 and 1 come
+    before the probe saw a forward pass, so the first layer table has no depths yet (placeholders past the
+    end, no depth profile, no output layer). The log writes the table again once they are known, and its
+    last table is the report's."""
+    script = write(tmp_path / "hand_mlp.py", HAND_MLP)
+    result = gradmedic_run("--quiet", "--logdir", tmp_path / "log", "--json", tmp_path / "r.json", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (tmp_path / "log" / "gradmedic.jsonl").read_text().splitlines()]
+    tables = [r["layers"] for r in records if r["type"] == "layers"]
+    steps = [r for r in records if r["type"] == "step"]
+    assert steps[0]["step"] == 0 and tables
+    last = {layer["name"]: layer for layer in tables[-1]}
+    assert [last[name]["order"] for name in ("0", "2", "4")] == [0, 1, 2]  # depth among the layers, input side first
+    assert all(last[name]["has_weights"] for name in ("0", "2", "4"))
+    assert [name for name, layer in last.items() if layer["is_output"]] == ["4"]
+    assert last["0"]["activation"] == "Tanh" and last["0"]["units"] == 16
+    report = _report(tmp_path / "r.json")
+    assert sorted(tables[-1], key=lambda layer: layer["name"]) == sorted(
+        report["layers"], key=lambda layer: layer["name"]
+    )
+    # the table with depths comes before the first step record whose detectors used them
+    first_known = next(i for i, r in enumerate(records) if r["type"] == "layers" and r["layers"] == tables[-1])
+    assert any(r["type"] == "step" for r in records[first_known:])

@@ -81,6 +81,12 @@ class Config:
     # The early rule's reference is the first losses observed, when they come from this many steps of
     # the start of training (a run that blows up at once never gets a window of sampled steps).
     divergence_start_steps: int = 20
+    # Later, the loss must also have climbed out of its own range: `persist` of the window's losses above
+    # this quantile of the losses before it. A loss wandering at a noisy floor (pytorch/examples
+    # regression/main.py: batches a thousandfold apart) has a lucky best window 10x below a bad one; over
+    # 1742 histories of its floor in 200 seeds (benchmarks/false_alarms.py) quantile 0.9 raised nothing, 0.8
+    # two, the best window alone 69. A real climb puts nearly every loss above all but its own start.
+    divergence_range_quantile: float = 0.9
 
     # --- update ratio -----------------------------------------------------------------------------------
     # ||dw|| / ||w|| per step and layer. Healthy runs sit near 1e-3 (Karpathy's rule of thumb; "Building
@@ -95,6 +101,14 @@ class Config:
     update_ratio_growth: float = 2.0
     # A weight whose first norm is below this fraction of its norm now started at (near) zero.
     update_ratio_near_zero: float = 1e-3
+    # In the first `update_ratio_settle_steps` steps a healthy run may move small-init weights by a large
+    # part of themselves (pytorch/examples regression/main.py, hand SGD at lr 0.1: ratios above 0.3 on
+    # steps 1-20 in 14 of 200 seeds, none later but two single steps; benchmarks/false_alarms.py). There a
+    # large ratio counts only where the loss confirms it: above `update_ratio_loss_rise` times the loss as
+    # training began (that script's healthy early losses: at most 1.7x their start on 5 of 6 steps; AdamW
+    # at lr 1 climbs 60x and more by its second step, tests/test_no_optimizer.py). Without a loss it counts.
+    update_ratio_settle_steps: int = 20
+    update_ratio_loss_rise: float = 3.0
 
     # --- treatment in flight (``treat=True``) ----------------------------------------------------------
     # Snapshots to roll back to are taken every this many steps of a healthy run (in host memory; each one
@@ -148,6 +162,8 @@ class Config:
             raise ValueError(f"persist must lie in 1..window (got persist={self.persist}, window={self.window})")
         if not 0 <= self.clip_percentile <= 100:
             raise ValueError(f"clip_percentile must lie in 0..100 (got {self.clip_percentile}); AutoClip uses 10")
+        if not 0 <= self.divergence_range_quantile <= 1:
+            raise ValueError(f"divergence_range_quantile must lie in 0..1 (got {self.divergence_range_quantile})")
 
     def is_sampled(self, step: int) -> bool:
         """Whether full statistics are gathered at this optimizer step (0-based)."""

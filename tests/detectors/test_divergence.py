@@ -144,3 +144,73 @@ def test_a_loss_that_blows_up_at_the_first_step_and_stays_up_is_divergence() -> 
     history = [StepStats(step=i, layers={}, global_grad_norm=1.0, loss=v) for i, v in enumerate(curve)]
     finding = detect(history, {}, cfg)
     assert finding is not None and finding.evidence["initial_loss"] == 4.2
+
+
+# --- a loss wandering at a noisy floor -------------------------------------------------------------------
+def later(losses, first_step):
+    """Sampled every 10 steps from ``first_step`` on: the 64 records the engine holds late in a run."""
+    history = [make_step(first_step + 10 * i, [1.0] * 3, loss=v) for i, v in enumerate(losses)]
+    return divergence.detect(history, LAYERS, CFG)
+
+
+# pytorch/examples regression/main.py (benchmarks/false_alarms.py), healthy: it ends below its own 1e-3 stop.
+# Hand SGD at lr 0.1 on x**4 features leaves its batch losses a thousandfold apart at the floor.
+# Torch seed 50, steps 210-840: the history opens on a lucky batch (0.0048)
+FLOOR_SEED_50 = [
+    0.0048, 0.422, 0.00228, 0.0032, 1.05, 0.617, 1.25, 0.115, 0.00576, 0.00369, 0.139, 0.0311, 0.107, 0.259,
+    0.246, 0.0735, 0.756, 0.0705, 0.0829, 3.22, 1.16, 3.57, 0.496, 0.197, 0.376, 0.732, 0.119, 0.0262, 0.00229,
+    0.0546, 0.0752, 0.0186, 0.355, 0.194, 0.0842, 0.488, 0.516, 0.921, 0.207, 0.0022, 0.0902, 0.0316, 0.0735,
+    0.192, 0.434, 0.348, 1.33, 0.114, 1.09, 0.00799, 1.85, 0.004, 0.8, 0.0158, 0.0497, 0.282, 0.0674, 0.111,
+    0.166, 0.0244, 0.104, 0.232, 3.17, 0.524,
+]  # fmt: skip
+# torch seed 153, steps 310-940: a run of bad batches at the end, no higher than one it had at steps 570-670
+FLOOR_SEED_153 = [
+    0.0386, 0.0243, 0.269, 0.0643, 0.0292, 0.0995, 0.0189, 0.141, 0.314, 0.235, 0.115, 0.638, 0.0851, 0.637,
+    0.0878, 0.354, 0.143, 0.00905, 0.124, 3.22, 0.109, 0.354, 0.411, 0.231, 0.082, 0.454, 1.02, 2.69, 0.235,
+    0.0505, 0.0488, 1.11, 0.0237, 0.929, 1.49, 0.878, 0.546, 0.0474, 0.219, 0.123, 0.0471, 0.266, 0.206, 0.0102,
+    0.0625, 0.0796, 0.0412, 3.22, 0.0161, 0.00474, 0.00683, 0.6, 0.103, 0.0735, 0.0392, 0.0522, 0.0691, 0.0198,
+    0.291, 0.0758, 0.793, 1.06, 0.501, 0.906,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("losses", "first_step"), [(FLOOR_SEED_50, 210), (FLOOR_SEED_153, 310)], ids=["seed50", "seed153"]
+)
+def test_a_loss_wandering_at_a_noisy_floor_raises_nothing(losses, first_step):
+    for end in range(3 * CFG.window, len(losses) + 1):
+        assert later(losses[:end], first_step) is None, end
+
+
+def test_a_lucky_first_batch_of_a_later_history_is_no_start():
+    # a flat loss whose history opens on one batch 100x below the rest: no best, no start to climb from
+    losses = [0.001] + [0.1, 0.2, 0.15] * 10
+    assert later(losses, 500) is None
+    # at the start of training the first loss is a start of its own (a blow-up within the first window)
+    assert run(losses) is not None
+
+
+def test_a_climb_out_of_a_noisy_floor_fires():
+    rng = np.random.default_rng(1)
+    floor = (0.1 * rng.lognormal(0.0, 1.5, size=40)).tolist()
+    climb = list(np.geomspace(30.0, 300.0, CFG.window))
+    finding = later(floor + climb, 300)
+    assert finding is not None and finding.first_step == 300 + 10 * len(floor)
+
+
+def test_a_loss_back_among_losses_it_had_before_is_not_divergence():
+    # bad batches at 1.0 on one step in five since the start; then a run of them: 100x the best window
+    calm = [0.01, 0.01, 1.0, 0.01, 0.01] * 8
+    assert run([0.5] * 6 + calm + [1.0] * CFG.window) is None
+    assert run([0.5] * 6 + calm + [5.0] * CFG.window) is not None  # above every loss since the start
+
+
+def test_the_range_quantile_comes_from_the_config():
+    calm = [0.01, 0.01, 1.0, 0.01, 0.01] * 8
+    losses = [0.5] * 6 + calm + [1.0] * CFG.window
+    assert divergence.detect(
+        [make_step(10 * i, [1.0] * 3, loss=v) for i, v in enumerate(losses)],
+        LAYERS,
+        Config(divergence_range_quantile=0.5),
+    )
+    with pytest.raises(ValueError, match="divergence_range_quantile"):
+        Config(divergence_range_quantile=1.5)

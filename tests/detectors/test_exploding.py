@@ -140,3 +140,18 @@ def test_steady_noisy_history_raises_nothing():
     history = [make_step(i, rms, norm=float(v)) for i, (v, rms) in enumerate(zip(norms, profiles))]
     for end in range(1, n + 1):
         assert exploding.detect(history[max(0, end - 64) : end], LAYERS, CFG) is None, end
+
+
+def test_growth_from_a_lucky_batch_below_the_runs_level_raises_nothing():
+    # pytorch/examples regression/main.py, torch seed 69 (benchmarks/false_alarms.py), healthy: global norms
+    # between 0.4 and 4; the window opens on a batch at the loss floor (norm 0.026)
+    history = [1.06, 0.74, 2.03, 1.10, 3.66, 1.81, 2.20, 2.13, 0.36, 0.52, 0.93, 1.01, 2.69, 2.36, 2.32, 0.38]
+    history += [1.26, 0.48, 2.89, 1.22, 3.31, 0.99, 4.30, 3.30, 1.64, 2.51, 1.82]
+    window = [0.026, 2.01, 2.77, 3.08, 1.89, 6.19]
+    assert run(history + window) is None
+    # the same window at the start of a run (nothing earlier): growth 238, rising on four of five steps
+    finding = run(window)
+    assert finding is not None and finding.evidence["rules"] == ["growth"]
+    # the same climb from the run's level is growth
+    climb = run(history + [2.0 * 3.0**i for i in range(CFG.window)])
+    assert climb is not None and "growth" in climb.evidence["rules"]

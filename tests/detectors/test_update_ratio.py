@@ -87,3 +87,86 @@ def test_weights_growing_from_zero_are_not_judged():
         for i in range(CFG.window)
     ]
     assert update_ratio.detect(blown, LAYERS, CFG) is not None
+
+
+# --- the first steps: large updates need the loss to confirm them ----------------------------------------
+def early_run(rows, cfg=CFG):
+    """One sampled step per (loss, ratio, weight_norm) row from step 0; the single layer is fc0."""
+    history = [
+        make_step(
+            i,
+            [1.0] * 3,
+            loss=loss,
+            losses={i: loss},
+            layer_fields={"fc0": {"update_ratio": ratio, "weight_norm": norm}},
+        )
+        for i, (loss, ratio, norm) in enumerate(rows)
+    ]
+    return update_ratio.detect(history, LAYERS, cfg)
+
+
+# pytorch/examples regression/main.py under torch seed 6 (benchmarks/false_alarms.py): hand SGD at lr 0.1 on a
+# Linear(4, 1) whose weights head for a solution 20x their init; healthy, it ends below its own 1e-3 stop
+REGRESSION_SEED_6 = [
+    (21.93, None, None),
+    (19.18, 0.71, 0.34),
+    (17.96, 0.55, 0.36),
+    (14.73, 0.43, 0.43),
+    (31.51, 0.92, 0.59),
+    (21.90, 0.37, 1.09),
+    (14.23, 0.15, 1.47),
+    (13.77, 0.14, 1.69),
+]
+# the same script under seed 161: its loss rises on single batches (to 3.3x its start at step 6)
+REGRESSION_SEED_161 = [
+    (23.48, None, None),
+    (25.80, 0.40, 0.40),
+    (48.55, 1.02, 0.30),
+    (39.09, 1.10, 0.29),
+    (28.63, 0.39, 0.56),
+    (40.33, 0.37, 0.76),
+    (78.64, 0.70, 1.00),
+    (65.65, 0.31, 1.69),
+    (58.46, 0.24, 2.18),
+]
+
+
+@pytest.mark.parametrize("rows", [REGRESSION_SEED_6, REGRESSION_SEED_161], ids=["seed6", "seed161"])
+def test_a_healthy_run_settling_in_raises_nothing(rows):
+    for end in range(CFG.window, len(rows) + 1):
+        assert early_run(rows[:end]) is None, end
+
+
+def test_the_same_updates_without_any_loss_are_judged():
+    # nothing confirms the run is settling in: the ratios alone decide, as before
+    rows = [(None, ratio, norm) for _, ratio, norm in REGRESSION_SEED_6]
+    history = [
+        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": r, "weight_norm": n}})
+        for i, (_, r, n) in enumerate(rows[: CFG.window])
+    ]
+    assert update_ratio.detect(history, LAYERS, CFG) is not None
+
+
+def test_large_early_updates_with_a_climbing_loss_fire():
+    # AdamW at lr 1 behind clip_grad_norm_ (tests/test_no_optimizer.py): the loss climbs from the step after
+    # the first update on, and the LayerNorm weight moves by half of itself per step
+    rows = [(0.73, 1.0, 8.0), (48.1, 0.52, 10.7), (780.6, 0.47, 10.2), (3706.0, 0.40, 11.1), (1422.0, 0.34, 13.4)]
+    finding = early_run([*rows, (940.0, 0.20, 16.7)])
+    assert finding is not None and finding.layers == ("fc0",) and finding.first_step == 0
+
+
+def test_after_the_settling_steps_a_falling_loss_excuses_nothing():
+    late = CFG.update_ratio_settle_steps
+    history = [
+        make_step(late + i, [1.0] * 3, loss=1.0, losses={late + i: 1.0}, layer_fields={"fc0": {"update_ratio": 0.5}})
+        for i in range(CFG.window)
+    ]
+    start = [make_step(0, [1.0] * 3, loss=2.0, losses={0: 2.0})]
+    assert update_ratio.detect(start + history, LAYERS, CFG) is not None
+
+
+def test_the_loss_rise_comes_from_the_config():
+    rows = [(1.0, None, None)] + [(1.5, 0.5, 1.0)] * CFG.window
+    assert early_run(rows) is None
+    assert early_run(rows, Config(update_ratio_loss_rise=1.2)) is not None
+    assert early_run(rows, Config(update_ratio_settle_steps=0)) is not None

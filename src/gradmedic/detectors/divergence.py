@@ -4,7 +4,8 @@ Only when the user hands the loss over (``monitor.observe_loss``) and the loss i
 
 - early blow-up: the loss of every step (sampled or not) against the loss as training began, so a run
   that blows up within its first steps, before a window of sampled steps exists, is caught;
-- later divergence: the sampled losses against the best running median of the history.
+- later divergence: the sampled losses against the best running median of the history, and out of the
+  range the losses before the window held (above ``divergence_range_quantile`` of them).
 """
 
 from __future__ import annotations
@@ -32,15 +33,24 @@ def _against_best(history: Sequence[StepStats], cfg: Config) -> Finding | None:
     if len(losses) < 3 * w or any(v <= 0 for _, v in losses):
         return None
     values = [v for _, v in losses]
-    # the first loss counts as a start of its own: a loss that blows up within the first window (a far
-    # too large learning rate) has a first window's median that is already diverged
-    start, now = min(values[0], median(values[:w])), median(values[-w:])
+    # the first loss of training counts as a start of its own: a loss that blows up within the first window
+    # (a far too large learning rate) has a first window's median that is already diverged. The first loss
+    # of a history that starts later is one batch among others: at a noisy floor it may be a lucky one.
+    start, now = median(values[:w]), median(values[-w:])
+    if losses[0][0] <= cfg.divergence_start_steps:
+        start = min(values[0], start)
     if now <= start:  # the common, healthy case: no need for the running medians
         return None
     best = min(start, *(median(values[i : i + w]) for i in range(0, len(values) - w + 1)))
     recent = values[-w:]
     above = [v for v in recent if diverged(v, best, cfg) and v > start]
     if not diverged(now, best, cfg) or now <= start or len(above) < cfg.persist:
+        return None
+    # a diverging loss climbs out of its range; one wandering at a noisy floor (batches a thousandfold apart)
+    # has a lucky best window far below a bad one, and its bad batches stay among those it had before
+    earlier = sorted(values[:-w])
+    ceiling = earlier[int(cfg.divergence_range_quantile * (len(earlier) - 1))]
+    if sum(v > ceiling for v in recent) < cfg.persist:
         return None
     return Finding(
         kind=LOSS_DIVERGENCE,

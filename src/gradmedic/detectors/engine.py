@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from dataclasses import replace
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 from ..config import Config
 from ..kinds.kind import FailureKind
@@ -53,7 +53,7 @@ class Engine:
         changed: list[Finding] = []
         for name, finding in fresh.items():
             old = self.findings.get(name)
-            merged = finding if old is None else _merge(old, finding, self.kinds[name].onset_keys)
+            merged = finding if old is None else _merge(old, finding, self.kinds[name])
             self.findings[name] = merged
             if old is None or SEVERITY_RANK[merged.severity] > SEVERITY_RANK[old.severity]:
                 changed.append(merged)
@@ -86,15 +86,17 @@ def _by_name(detectors: Iterable[FailureKind]) -> dict[str, FailureKind]:
     return kinds
 
 
-def _merge(old: Finding, new: Finding, onset_keys: Sequence[str]) -> Finding:
+def _merge(old: Finding, new: Finding, kind: FailureKind) -> Finding:
     """The standing finding updated by a fresh one: the first step stays, severity only goes up.
 
     When the fresh finding is milder, the worse picture (its layers and evidence) is kept. Evidence under
-    ``onset_keys`` stays as first measured: later windows see the damage, not the cause.
+    the kind's ``onset_keys`` stays as first measured: later windows see the damage, not the cause.
     """
-    onset = {k: old.evidence[k] for k in onset_keys if k in old.evidence}
+    onset = {k: old.evidence[k] for k in kind.onset_keys if k in old.evidence}
     if SEVERITY_RANK[new.severity] >= SEVERITY_RANK[old.severity]:
-        return replace(new, first_step=old.first_step, evidence={**new.evidence, **onset})
+        # a cause found at onset keeps the layers it named (the recurrent weight's layer, the gaining layers)
+        layers = old.layers if any(onset.get(k) for k in kind.cause_keys) else new.layers
+        return replace(new, first_step=old.first_step, layers=layers, evidence={**new.evidence, **onset})
     return replace(old, step=new.step)
 
 

@@ -53,7 +53,10 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
 
     if len(finite) >= cfg.persist and finite[0] > 0:
         rises = sum(b > a for a, b in zip(finite, finite[1:]))
-        growth = finite[-1] / finite[0]
+        # a window that opens on a lucky batch far below the run's level (a loss at its floor) grows from
+        # the run's level, not from that batch
+        start = max(finite[0], median(earlier[-4 * cfg.window :])) if earlier else finite[0]
+        growth = finite[-1] / start
         if growth > cfg.exploding_growth_factor and rises >= cfg.persist - 1:
             rules.append("growth")
             evidence["growth_in_window"] = growth
@@ -84,10 +87,12 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     evidence["rules"] = rules
     evidence.update(clip_evidence(history, cfg, early="early" in rules))
     worst = max(finite) if finite else float("inf")
+    # where it grows: the layers of a depth profile, the recurrent layer it grows through, or the link that grew most
+    where = tuple(high) or tuple(dict.fromkeys(c["layer"] for c in in_time.values()))
     return Finding(
         kind=EXPLODING,
         severity="error" if worst > cfg.exploding_absolute else "warning",
-        layers=tuple(high) if high else _grew_most(history, window),
+        layers=where or _grew_most(history, window, layers),
         first_step=window[0].step,
         step=window[-1].step,
         evidence=evidence,
@@ -127,10 +132,15 @@ def _from_start(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], c
     )
 
 
-def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tuple[str, ...]:
+def _grew_most(
+    history: Sequence[StepStats], window: Sequence[StepStats], layers: Mapping[str, LayerInfo]
+) -> tuple[str, ...]:
     """The layer whose weight-gradient norm grew most against its own earlier median: where it starts.
 
-    Without earlier history, the layer with the largest gradient now.
+    Without earlier history, the layer with the largest gradient now. Only links of the forward chain are
+    ranked, as in the depth profile (``weight_layers``): an embedding's gradient is row-wise and sparse (it
+    jumps with the tokens a batch holds) and a norm layer's is not a gain, so neither says where the growth
+    starts. Only when no link has a gradient are the others ranked.
     """
     earlier = history[: len(history) - len(window)]
 
@@ -139,6 +149,9 @@ def _grew_most(history: Sequence[StepStats], window: Sequence[StepStats]) -> tup
         return [v for v in values if v is not None and math.isfinite(v) and v > 0]
 
     names = {name for s in window for name in s.layers}
+    links = names & {info.name for info in weight_layers(layers)}
+    if any(norms(window, name) for name in links):
+        names = links
     rank: dict[str, tuple[float, float]] = {}  # (growth, size now): ties go to the largest gradient
     for name in names:
         now, before = norms(window, name), norms(earlier, name)

@@ -6,6 +6,10 @@ norm flat (clipping bounds the gradient, not the step an adaptive optimizer take
 flagged when its ratio is above ``update_ratio_warning`` on ``persist`` of the last ``window`` sampled
 steps; an error above ``update_ratio_error``. Layers whose weights are still growing from (near) zero
 over the window (their norm grows more than ``update_ratio_growth`` times) are not judged.
+
+In the first ``update_ratio_settle_steps`` steps large updates are common in healthy runs (small-init
+weights heading for a solution many times their size): there a step's ratio counts only when its loss
+has climbed above ``update_ratio_loss_rise`` times the loss as training began, or when no loss is known.
 """
 
 from __future__ import annotations
@@ -15,20 +19,21 @@ from typing import Mapping, Sequence
 
 from ..config import Config
 from ..records import UPDATE_RATIO, Finding, LayerInfo, StepStats
-from .common import by_depth, last, median
+from .common import by_depth, finite_losses, last, median
 
 
 def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
     window = [s for s in history if s.layers][-cfg.window :]  # loss-only records carry no ratio
     if len(window) < cfg.window or not last(history, cfg.window):
         return None
+    settling = _settling_steps(history, cfg) if window[0].step < cfg.update_ratio_settle_steps else set()
     high: dict[str, float] = {}
     for info in by_depth(layers):
         if _growing_from_zero(history, window, info.name, cfg):
             continue
-        ratios = [r for s in window if (r := _ratio(s, info.name)) is not None]
-        if sum(r > cfg.update_ratio_warning for r in ratios) >= cfg.persist:
-            high[info.name] = median(ratios)
+        ratios = [(s.step, r) for s in window if (r := _ratio(s, info.name)) is not None]
+        if sum(r > cfg.update_ratio_warning and step not in settling for step, r in ratios) >= cfg.persist:
+            high[info.name] = median([r for _, r in ratios])
     if not high:
         return None
     worst = max(high.values())
@@ -41,6 +46,22 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         step=window[-1].step,
         evidence={"update_ratio": high, "threshold": cfg.update_ratio_warning, "healthy_near": 1e-3},
     )
+
+
+def _settling_steps(history: Sequence[StepStats], cfg: Config) -> set[int]:
+    """The early steps whose loss, and the next step's, is known and has not climbed well above the loss as
+    training began: a large update there is a run settling in, not a learning rate that is too high."""
+    losses = finite_losses(history)
+    if not losses or losses[0][0] >= cfg.update_ratio_settle_steps or any(v <= 0 for _, v in losses):
+        return set()  # the start of training is out of view, or no loss to confirm anything
+    values = [v for _, v in losses]
+    start = min(values[0], median(values[: cfg.window]))  # as divergence.py: one high first batch is no start
+    limit = cfg.update_ratio_loss_rise * start
+    calm = {step for step, v in losses if v <= limit}
+    # an optimizer's update at step s shows in the loss of step s + 1; a hand update's in the loss of step s
+    return {
+        step for step in calm if step < cfg.update_ratio_settle_steps and (step + 1 in calm or step == losses[-1][0])
+    }
 
 
 def _growing_from_zero(history: Sequence[StepStats], window: Sequence[StepStats], name: str, cfg: Config) -> bool:

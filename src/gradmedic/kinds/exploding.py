@@ -192,4 +192,5 @@ KIND = FailureKind(
         "first_norm",
         "early_factor",
     ),
+    cause_keys=("through_time", "through_depth"),
 )

@@ -71,7 +71,8 @@ class FailureKind:
     by the checkup before training (``None``: ``explain`` serves both). ``title`` heads the report's card and
     ``about`` tells a newcomer what the problem is. ``family`` picks the treatment plan (``None``: never
     treated in flight). ``onset_keys`` are evidence keys kept as first measured while the finding stands:
-    later windows see the damage, not the cause.
+    later windows see the damage, not the cause; when one of ``cause_keys`` is among them, the layers the
+    finding named at onset are kept too (they are where the cause is).
     """
 
     name: str
@@ -82,6 +83,7 @@ class FailureKind:
     explain_checkup: Explainer | None = None
     family: str | None = None
     onset_keys: tuple[str, ...] = ()
+    cause_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier() or self.name != self.name.lower():

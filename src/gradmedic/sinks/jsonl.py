@@ -1,7 +1,8 @@
 """The JSONL log: the canonical record of a run, one JSON object per line, each line whole or not at all.
 
 Record types: ``run`` (first line: the log format version and when the run started), ``layers`` (the
-layer table, rewritten when new layers appear), ``step``, ``diagnosis``, ``treatment``, ``incident``,
+layer table, written again whenever it changes: new layers, or depths and units learned from a later
+forward pass), ``step``, ``diagnosis``, ``treatment``, ``incident``,
 ``losses`` (the losses after the last sampled step, at close), and ``report`` (the final report, last line).
 
 One folder, one run: a log folder whose ``gradmedic.jsonl`` already holds a run (finished, crashed or
@@ -89,7 +90,7 @@ class JsonlSink(Sink):
         folder.mkdir(parents=True, exist_ok=True)
         self._file, moved = open_fresh_log(folder)
         self.path = self._file.path
-        self._layer_names: tuple[str, ...] = ()
+        self._layer_table: tuple[LayerInfo, ...] = ()
         self._closed = False
         if moved is not None:
             print(
@@ -104,10 +105,10 @@ class JsonlSink(Sink):
         self._file.write((json.dumps(_jsonable(record), allow_nan=False) + "\n").encode("utf-8"))
 
     def write_step(self, stats: StepStats, layers: Mapping[str, LayerInfo]) -> None:
-        names = tuple(layers)
-        if names != self._layer_names:
-            self._write({"type": "layers", "layers": [info.to_dict() for info in layers.values()]})
-            self._layer_names = names
+        table = tuple(layers.values())
+        if table != self._layer_table:  # the same LayerInfo objects until the table changes: compared by identity
+            self._write({"type": "layers", "layers": [info.to_dict() for info in table]})
+            self._layer_table = table
         self._write(
             {
                 "type": "step",
