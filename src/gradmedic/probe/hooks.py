@@ -89,6 +89,7 @@ class ForwardProbe:
         self._pending: dict[str, tuple[ActivationKind | None, str, bool, list[tuple[torch.Tensor, int]]]] = {}
         self._mode = ActivationMode(guard(self._functional))
         self._armed: list[RemovableHandle] = []
+        self._layer_hooks: list[tuple[nn.Module, ProbeHook, ProbeHook | None]] | None = None
         # made now, outside the forward pass's allocations; a model whose weights live elsewhere but
         # that produces CPU activations gets it at its first one
         self._scratch = cpu_scratch() if any(p.device.type == "cpu" for p in model.parameters()) else None
@@ -164,13 +165,27 @@ class ForwardProbe:
         """Register the per-layer hooks for the passes of the next sampled step (idempotent)."""
         if self._armed:
             return
-        for layer in self.layers:
-            self._armed.append(layer.module.register_forward_pre_hook(ProbeHook(self._guard(self._layer_pre(layer)))))
-            if not layer.is_norm:
-                self._armed.append(layer.module.register_forward_hook(ProbeHook(self._guard(self._layer_post(layer)))))
+        if self._layer_hooks is None:  # the guarded hooks are made once: each sampled step only registers them
+            self._layer_hooks = self._make_layer_hooks()
+        for module, pre, post in self._layer_hooks:
+            self._armed.append(module.register_forward_pre_hook(pre))
+            if post is not None:
+                self._armed.append(module.register_forward_hook(post))
+
+    def _make_layer_hooks(self) -> list[tuple[nn.Module, ProbeHook, ProbeHook | None]]:
+        """(module, pre-hook, post-hook) of every layer, then of every activation module, in arming order."""
+        hooks: list[tuple[nn.Module, ProbeHook, ProbeHook | None]] = [
+            (
+                layer.module,
+                ProbeHook(self._guard(self._layer_pre(layer))),
+                None if layer.is_norm else ProbeHook(self._guard(self._layer_post(layer))),
+            )
+            for layer in self.layers
+        ]
+        activation_pre = ProbeHook(self._guard(self._activation_pre))
         for name, module, kind in self._activations:
-            self._armed.append(module.register_forward_pre_hook(ProbeHook(self._guard(self._activation_pre))))
-            self._armed.append(module.register_forward_hook(ProbeHook(self._guard(self._activation_post(name, kind)))))
+            hooks.append((module, activation_pre, ProbeHook(self._guard(self._activation_post(name, kind)))))
+        return hooks
 
     def disarm(self) -> None:
         self._mode.leave()
