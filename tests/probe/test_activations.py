@@ -88,19 +88,3 @@ def test_settled_functional_site_skips_saturation_counts_until_its_range_changes
     site.add(saturated, MARGIN)
     stats = site.unpack(torch.cat(site.parts()).numpy())
     assert site.counted_as is None and stats.saturated_fraction is not None and stats.saturated_fraction == 1.0
-
-
-@pytest.mark.parametrize(
-    "shape, contiguous", [((4, 6, 5, 5), True), ((3, 7, 9), True), ((2, 5, 3, 4, 4), True), ((4, 6, 5, 5), False)]
-)
-def test_unit_max_over_channels_is_the_maximum_over_every_other_dim(shape: tuple[int, ...], contiguous: bool) -> None:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(*shape, generator=g)
-    x[1, 2] = float("nan")  # a NaN reaches its unit's maximum, as in one reduction
-    x[0, 3] = -torch.inf
-    if not contiguous:
-        x = x.transpose(2, 3)
-    _, unit_max = reduce_activation(x, 1, "other", MARGIN, cpu_scratch())
-    expected = x.amax(dim=[d for d in range(x.ndim) if d != 1])
-    assert torch.equal(unit_max.isnan(), expected.isnan()) and unit_max[2].isnan()
-    assert torch.equal(unit_max.nan_to_num(), expected.nan_to_num())
