@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from .option_checks import check_treat_form
 from .remedies.cure import Cure
 
 
@@ -59,14 +60,10 @@ def check_optimizers_train(model: nn.Module, optimizers: Iterable[torch.optim.Op
 
 def check_treat(treat: Any) -> Mapping[str, Sequence[Cure]] | None:
     """``treat``: False (None: no treatment), True (the built-in plans), or plans (family -> cures)."""
+    check_treat_form(treat)
     if isinstance(treat, bool):
         return {} if treat else None
-    if isinstance(treat, Mapping):
-        from .remedies.plans import with_plans
+    from .remedies.plans import with_plans
 
-        with_plans(treat)  # raises TypeError on a malformed plan, naming what is wrong
-        return treat
-    raise TypeError(
-        f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
-        "see docs/extending.md"
-    )
+    with_plans(treat)  # raises TypeError on a malformed plan, naming what is wrong
+    return treat

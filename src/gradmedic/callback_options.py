@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .config import Config, resolve_config
 from .kinds.kind import FailureKind
-from .option_checks import check_detectors, check_flag, check_logdir, check_sinks
+from .option_checks import check_detectors, check_flag, check_logdir, check_sinks, check_treat_form
 from .sinks.base import Sink
 
 
@@ -47,11 +47,7 @@ class CallbackOptions:
     ) -> None:
         super().__init__()
         check_flag(console, "console")
-        if not isinstance(treat, (bool, Mapping)):
-            raise TypeError(
-                f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
-                "see docs/extending.md"
-            )
+        check_treat_form(treat)
         kinds = check_detectors(detectors)
         self.options = WatchOptions(
             logdir=check_logdir(logdir),

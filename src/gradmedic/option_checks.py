@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .kinds.kind import FailureKind
 from .sinks.base import Sink
@@ -18,6 +18,15 @@ from .sinks.base import Sink
 def check_flag(value: Any, name: str) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_treat_form(treat: Any) -> None:
+    """``treat`` is True, False, or plans (a mapping; the plans themselves are checked where the cures are)."""
+    if not isinstance(treat, (bool, Mapping)):
+        raise TypeError(
+            f"treat must be True, False, or plans (a dict of family -> list of cures), got {type(treat).__name__}; "
+            "see docs/extending.md"
+        )
 
 
 def check_detectors(detectors: Any) -> list[FailureKind] | None:
