@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gradmedic.probe.gradients import GradientProbe
+from gradmedic.probe.gradients import UPDATE_BLOCKS, UPDATE_RUN, GradientProbe
 from gradmedic.probe.layers import find_layers
 
 
@@ -48,6 +48,30 @@ def test_norms_and_update_ratios_match_torch() -> None:
         assert stats["0"].bias_grad_norm == pytest.approx(float(grads["0.bias"].norm()), rel=1e-5)
         assert stats["2"].bias_grad_norm is None
         assert global_norm == pytest.approx(float(torch.cat([g.flatten() for g in grads.values()]).norm()), rel=1e-5)
+
+
+def test_a_large_weights_update_ratio_comes_from_runs_spread_over_it() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(300, 200), nn.Tanh(), nn.Linear(200, 4))  # 60000 and 800 weights
+    big = model[0].weight
+    assert big.numel() > UPDATE_BLOCKS * UPDATE_RUN >= model[2].weight.numel()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    probe = GradientProbe(find_layers(model))
+    for _ in range(3):
+        stats, _, before, _ = _measure(model, opt, probe, torch.randn(64, 300))
+        full = float((big.detach() - before["0.weight"]).norm() / before["0.weight"].norm())
+        assert stats["0"].update_ratio == pytest.approx(full, rel=0.15)  # an estimate from 4096 of 60000
+        small = float((model[2].weight.detach() - before["2.weight"]).norm() / before["2.weight"].norm())
+        assert stats["2"].update_ratio == pytest.approx(small, rel=1e-4)  # whole
+    # an update confined to the last row still shows: the runs reach the end of the tensor
+    opt.zero_grad()
+    m = probe.before_step()
+    with torch.no_grad():
+        big[-1:] += 1.0
+    probe.after_step(m)
+    stats, _ = probe.unpack(m, torch.cat(m.tensors()).numpy())
+    assert stats["0"].update_ratio is None  # no gradient this step: not judged
+    assert float(m.tensors()[1][0]) > 0
 
 
 def test_a_weight_whose_storage_is_replaced_is_followed() -> None:

@@ -28,14 +28,25 @@ def grad_norms(tensors: Sequence[torch.Tensor]) -> dict[int, float]:
     return {key: float(v) for (key, _), v in zip(with_grad, values)}
 
 
-# The update ratio ||dw|| / ||w|| is estimated on a fixed strided subset of each weight, so a sampled
-# step copies a few thousand numbers per tensor instead of the whole model.
-UPDATE_SAMPLE = 4096
+# The update ratio ||dw|| / ||w|| is estimated on a fixed subset of each weight, so a sampled step copies a
+# few thousand numbers per tensor instead of the whole model: UPDATE_BLOCKS contiguous runs of UPDATE_RUN
+# elements, spread evenly from the tensor's start to its end (a weight of at most 4096 elements whole).
+# Runs, not single elements at a stride: a strided gather touches one cache line per number. On the four
+# workloads of benchmarks/update_sample.py the copy and the difference of a sampled step cost 6-16x less in
+# runs of 64 (MLP: 2.1 ms strided, 0.26 ms in runs), and estimate the whole weight's ratio as closely
+# (within 6 %, strided 4 %; 16 runs of 256 were within 11 %).
+UPDATE_BLOCKS = 64
+UPDATE_RUN = 64
 
 
 def _subset(p: torch.Tensor) -> torch.Tensor:
     flat = p.detach().reshape(-1)  # a view for contiguous weights
-    return flat[:: max(1, flat.numel() // UPDATE_SAMPLE)][:UPDATE_SAMPLE]
+    n = flat.numel()
+    if n <= UPDATE_BLOCKS * UPDATE_RUN:
+        return flat
+    step = (n - UPDATE_RUN) // (UPDATE_BLOCKS - 1)  # >= UPDATE_RUN here: the runs do not overlap
+    # [blocks, run], a view: the first run opens the tensor, the last one ends it
+    return flat.as_strided((UPDATE_BLOCKS, UPDATE_RUN), (step, 1), flat.storage_offset())
 
 
 @dataclass
@@ -77,7 +88,7 @@ class _Views:
 
     def refresh(self) -> None:
         if self.follow():
-            self.snapshot = [s.clone() for s in self._subsets]
+            self.snapshot = [s.clone(memory_format=torch.contiguous_format) for s in self._subsets]
 
     def follow(self) -> bool:
         """Point the aliases at the parameters' storage when it was replaced; True when it was.
