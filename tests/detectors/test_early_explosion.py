@@ -86,13 +86,31 @@ def test_the_spike_rule_takes_over_once_the_history_is_long_enough():
     assert detect(steps) is None  # 5x the calm median: no spike, and step 0 is no longer the reference
 
 
-def test_recurrent_weights_are_judged_as_they_were_at_step_0():
-    # the blow-up's updates made the recurrent weight huge: that is damage, not the cause of the calm step 0
+def _with_radii(radii):
+    """BLOWN_UP's first seven steps, with rnn.weight_hh_l0's radius per step (None: not measured)."""
     steps = history(BLOWN_UP[:7], BLOWN_LOSS[:7])
-    before, after = Recurrence("rnn", "weight_hh_l0", 0.63, 35), Recurrence("rnn", "weight_hh_l0", 5e4, 35)
-    steps = [replace(s, recurrence={"rnn.weight_hh_l0": before if s.step == 0 else after}) for s in steps]
-    finding = detect(steps)
+    return [
+        replace(s, recurrence={} if r is None else {"rnn.weight_hh_l0": Recurrence("rnn", "weight_hh_l0", r, 35)})
+        for s, r in zip(steps, radii)
+    ]
+
+
+def test_recurrent_weights_are_judged_at_the_first_blown_up_step():
+    # word_language_model, tanh RNN, hand SGD at lr 200 (exact radii): 0.6 at step 0 made the calm gradient,
+    # 5.18 after the first update made the first blown-up one (75, 200x step 0's), later ones are the damage
+    finding = detect(_with_radii([0.6, 5.18, 254.0, 8.25e4, 8.2e4, 8.2e4, 8.2e4]))
+    assert finding is not None and finding.layers == ("rnn",)
+    assert finding.evidence["through_time"]["rnn.weight_hh_l0"]["radius"] == 5.18
+    assert "through time in 'rnn'" in explain(finding, LAYERS).message
+
+
+def test_weights_blown_up_only_after_the_onset_are_damage_not_the_cause():
+    finding = detect(_with_radii([0.6, 0.9, 5e4, 5e4, 5e4, 5e4, 5e4]))
     assert finding is not None and "through_time" not in finding.evidence
-    grown = [replace(s, recurrence={"rnn.weight_hh_l0": after}) for s in steps]  # compounding from the start
-    finding = detect(grown)
-    assert finding is not None and finding.evidence["through_time"]["rnn.weight_hh_l0"]["radius"] == 5e4
+
+
+def test_an_onset_step_not_measured_is_judged_on_the_next_step_that_was():
+    # gradmedic run finds a hand-updated model during its second backward pass (step 1), before the probe
+    # saw a sequence: step 1 has no radius, step 2 (still blown up) has
+    finding = detect(_with_radii([None, None, 75.7, 1.3e4, 5e4, 5e4, 5e4]))
+    assert finding is not None and finding.evidence["through_time"]["rnn.weight_hh_l0"]["radius"] == 75.7

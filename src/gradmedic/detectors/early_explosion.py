@@ -42,6 +42,16 @@ def early_explosion(history: Sequence[StepStats], window: Sequence[StepStats], c
     return {"first_norm": base, "early_factor": factor, "loss_rose": rose}
 
 
+def blow_up_onset(history: Sequence[StepStats], cfg: Config) -> int | None:
+    """The index in ``history`` of the first step whose global norm left step 0's ``exploding_spike_factor``
+    behind: the first blown-up gradient. None without a finite step 0 in view, or before any such step."""
+    first = history[0] if history else None
+    if first is None or first.step != 0 or not (math.isfinite(first.global_grad_norm) and first.global_grad_norm > 0):
+        return None
+    limit = cfg.exploding_spike_factor * first.global_grad_norm
+    return next((i for i, s in enumerate(history) if not s.loss_only and s.global_grad_norm > limit), None)
+
+
 def _loss_rose(history: Sequence[StepStats], window: Sequence[StepStats], cfg: Config) -> bool | None:
     """Whether the median loss over the window's steps is above the first loss; None without losses."""
     losses = finite_losses(history)

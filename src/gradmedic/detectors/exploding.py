@@ -14,7 +14,7 @@ from ..clip_threshold import suggested_clip
 from ..config import Config
 from ..records import EXPLODING, Finding, LayerInfo, StepStats
 from .common import depth_ratios, last, median, weight_layers
-from .early_explosion import early_explosion
+from .early_explosion import blow_up_onset, early_explosion
 from .growth import depth_cause, from_start, per_layer_gain, recurrent_cause, through_time
 
 
@@ -79,8 +79,8 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
     if not rules:
         return started
     measured = next((s for s in reversed(window) if s.recurrence), None)
-    if "early" in rules:  # the weights at step 0 made the calm gradient; later ones show the blow-up's damage
-        measured = history[0]
+    if "early" in rules:
+        measured = _at_onset(history, cfg)
     in_time = through_time(measured, cfg) if measured is not None else {}
     if in_time:
         evidence["through_time"] = in_time
@@ -97,6 +97,17 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
         step=window[-1].step,
         evidence=evidence,
     )
+
+
+def _at_onset(history: Sequence[StepStats], cfg: Config) -> StepStats | None:
+    """The recurrent weights that made the first blown-up gradient: step 0's made the calm one, and later
+    ones show the blow-up's damage. A monitor attached mid-pass (``gradmedic run`` finds a hand-updated model
+    at its second backward pass) has not yet seen that step's sequence: then the next step that measured them.
+    """
+    onset = blow_up_onset(history, cfg)
+    if onset is None:
+        return None
+    return next((s for s in history[onset:] if s.recurrence), None)
 
 
 def _from_start(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: Config) -> Finding | None:
