@@ -3,7 +3,7 @@
 Each (tool x model) cell runs in a subprocess of the tool's own virtual environment
 (``benchmarks/overhead_cell.py``): one model instance trains in blocks that alternate between plain
 and watched, so drift in the machine's speed hits both alike. Prints Markdown tables: the step-time
-ratio (watched over plain) with an A/A row as the noise floor, the peak-memory overhead, and the
+ratio (watched over plain) with an A/A row as the noise floor, the same ratio in CPU time, the peak-memory overhead, and the
 details of every cell. Never asserted in tests: timings are noisy.
 
     bash benchmarks/setup_peers.sh                  # once: the peers' environments
@@ -97,12 +97,13 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return runs[0]
     if len(ok) == 1:
         return ok[0]
-    keys = ("ratio", "median_ratio", "in_hooks", "plain_ms", "watched_ms", "peak_rss_mb", "plain_rss_mb")
+    keys = ("ratio", "cpu_ratio", "median_ratio", "in_hooks", "plain_ms", "watched_ms", "peak_rss_mb", "plain_rss_mb")
     merged = dict(ok[0])
     for key in keys:
         values = [r[key] for r in ok if r.get(key) is not None]
         merged[key] = statistics.median(values) if values else None
     merged["ratios"] = [r["ratio"] for r in ok]
+    merged["cpu_ratios"] = [r["cpu_ratio"] for r in ok if r.get("cpu_ratio") is not None]
     return merged
 
 
@@ -162,37 +163,43 @@ def tables(results: list[dict[str, Any]], tools: list[str], models: list[str]) -
     head = "| tool | " + " | ".join(models) + " | per-layer statistics |"
     rule = "|---|" + "---:|" * len(models) + "---|"
     time_rows = [head, rule]
+    cpu_rows = [head, rule]
     memory_rows = ["| tool | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models)]
     for name in tools:
         cls = TOOLS[name].cls()
-        cells, mems = [], []
+        cells, cpus, mems = [], [], []
         for model in models:
             r = by.get((name, model))
             if r is None:
                 cells.append("-")
+                cpus.append("-")
                 mems.append("-")
             elif not r["ok"]:
                 cells.append(failure(r))
+                cpus.append(cells[-1])
                 mems.append("-")
             else:
                 cells.append(f"{r['ratio']:.3f}")
+                cpus.append(f"{r['cpu_ratio']:.3f}" if r.get("cpu_ratio") is not None else "-")
                 extra = r["peak_rss_mb"] - r["plain_rss_mb"]
                 mems.append(f"+{extra:.0f} MB ({r['peak_rss_mb'] / r['plain_rss_mb']:.2f}x)")
         time_rows.append(f"| {cls.label} | " + " | ".join(cells) + f" | {cls.per_layer or 'no'} |")
+        cpu_rows.append(f"| {cls.label} | " + " | ".join(cpus) + f" | {cls.per_layer or 'no'} |")
         memory_rows.append(f"| {cls.label} | " + " | ".join(mems) + " |")
 
     detail = [
         "| tool | model | plain ms/step | watched ms/step | ratio | median of rounds | in hooks | block x rounds "
-        "| ratio per process |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| ratio per process | CPU-time ratio per process |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         if r["ok"]:
             inside = f"{r['in_hooks']:.3f}" if r.get("in_hooks") is not None else "-"
             spread = ", ".join(f"{v:.3f}" for v in r.get("ratios", [r["ratio"]]))
+            cpu_spread = ", ".join(f"{v:.3f}" for v in r.get("cpu_ratios", [r.get("cpu_ratio")]) if v is not None)
             detail.append(
                 f"| {r['tool']} | {r['model']} | {r['plain_ms']:.2f} | {r['watched_ms']:.2f} | {r['ratio']:.3f} "
-                f"| {r['median_ratio']:.3f} | {inside} | {r['block']} x {r['rounds']} | {spread} |"
+                f"| {r['median_ratio']:.3f} | {inside} | {r['block']} x {r['rounds']} | {spread} | {cpu_spread or '-'} |"
             )
     compiled = [
         f"- {r['tool']} on {r['model']}: compiled in {r['compile_s']:.0f} s; graphs added while watched "
@@ -208,6 +215,8 @@ def tables(results: list[dict[str, Any]], tools: list[str], models: list[str]) -
     workloads = sorted({f"- {r['model']}: {r['workload']}" for r in results if "workload" in r})
     return "\n".join(
         ["### Step-time ratio (watched / plain)", "", *time_rows, "", *footnotes, ""]
+        + ["### CPU-time ratio (watched / plain, this process's CPU time: steadier on a shared machine)", ""]
+        + [*cpu_rows, ""]
         + ["### Peak memory (RSS) over the plain run", "", *memory_rows, ""]
         + ["### Cells", "", *detail, "", "Workloads:", *workloads, "", "Settings:", *settings]
     )

@@ -7,7 +7,8 @@ process's peak RSS then is the plain peak). Then the tool is imported and attach
 of watched steps (past gradmedic's dense first 20), and plain and watched blocks alternate (ABBA
 order) on the same model instance. Prints one JSON line: the step-time ratio as total watched time
 over total plain time (which also counts a tool's rare expensive steps, such as wandb's every 100th),
-the median of the per-round ratios, the time inside the tool's hooks where it can tell, and the peak
+the same ratio in this process's CPU time (steadier on a shared machine), the median of the per-round
+ratios, the time inside the tool's hooks where it can tell, and the peak
 RSS before and after the tool was attached.
 """
 
@@ -45,6 +46,15 @@ def timed(fn: Callable[[], None], n: int) -> float:
     for _ in range(n):
         fn()
     return time.perf_counter() - start
+
+
+def timed_cpu(fn: Callable[[], None], n: int) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) for ``n`` calls of ``fn``. On a machine shared with
+    other jobs the CPU time is the steadier measure: time spent preempted counts in wall time only."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def block_length(step_seconds: float, block_seconds: float, period: int) -> int:
@@ -125,25 +135,25 @@ def run_cell(
         tool.resume()
         inside_before = tool.inside_seconds()
 
-        def watched_block() -> float:
-            return timed(watched_step, block)
+        def watched_block() -> tuple[float, float]:
+            return timed_cpu(watched_step, block)
 
-        def plain_block() -> float:
+        def plain_block() -> tuple[float, float]:
             tool.pause()
             try:
-                return timed(plain_step, block)
+                return timed_cpu(plain_step, block)
             finally:
                 tool.resume()
 
         tp: list[float] = []
         tw: list[float] = []
+        cp: list[float] = []
+        cw: list[float] = []
         for r in range(rounds):
-            if r % 2 == 0:
-                tp.append(plain_block())
-                tw.append(watched_block())
-            else:
-                tw.append(watched_block())
-                tp.append(plain_block())
+            for which in ("plain", "watched") if r % 2 == 0 else ("watched", "plain"):
+                wall, cpu = plain_block() if which == "plain" else watched_block()
+                (tp if which == "plain" else tw).append(wall)
+                (cp if which == "plain" else cw).append(cpu)
         inside_after = tool.inside_seconds()
         if graphs_before is not None:  # what watching added to the compiled code: none of either is the goal
             graphs_after = compiled_graphs()
@@ -171,6 +181,7 @@ def run_cell(
         plain_ms=1e3 * sum(tp) / (block * rounds),
         watched_ms=1e3 * sum(tw) / (block * rounds),
         ratio=sum(tw) / sum(tp),
+        cpu_ratio=sum(cw) / sum(cp),
         median_ratio=statistics.median(a / b for a, b in zip(tw, tp)),
         in_hooks=in_hooks,
         plain_rss_mb=plain_peak,

@@ -42,7 +42,7 @@ def test_overhead_cell_runs_gradmedic_and_plain() -> None:
         for tool in ("plain", "gradmedic"):
             result = overhead_cell.run_cell(tool, "mlp", rounds=1, block_seconds=0.001, budget=1.0, batch=8)
             assert result["ok"], result
-            assert result["ratio"] > 0 and result["peak_rss_mb"] >= result["plain_rss_mb"]
+            assert result["ratio"] > 0 and result["cpu_ratio"] > 0 and result["peak_rss_mb"] >= result["plain_rss_mb"]
     finally:
         torch.set_num_threads(threads)
 
@@ -56,7 +56,8 @@ def test_overhead_table_reports_a_missing_peer() -> None:
 
 def test_repeated_cells_report_medians_and_every_ratio() -> None:
     def run(ratio: float, in_hooks: float) -> dict[str, object]:
-        figures = dict(ratio=ratio, median_ratio=ratio, in_hooks=in_hooks, plain_ms=10.0, watched_ms=10 * ratio)
+        figures = dict(ratio=ratio, cpu_ratio=ratio - 0.005, median_ratio=ratio, in_hooks=in_hooks)
+        figures.update(plain_ms=10.0, watched_ms=10 * ratio)
         return dict(tool="gradmedic", model="mlp", ok=True, peak_rss_mb=110.0, plain_rss_mb=100.0, **figures)
 
     failed = {"tool": "gradmedic", "model": "mlp", "ok": False, "stage": "run", "error": "boom"}
@@ -65,7 +66,10 @@ def test_repeated_cells_report_medians_and_every_ratio() -> None:
     assert merged["ratios"] == [1.04, 1.01, 1.02]
     assert overhead.combine([failed]) == failed
     merged["block"], merged["rounds"], merged["workload"] = 10, 16, "mlp"
-    assert "1.040, 1.010, 1.020" in overhead.tables([merged], ["gradmedic"], ["mlp"])
+    assert merged["cpu_ratio"] == pytest.approx(1.015)
+    table = overhead.tables([merged], ["gradmedic"], ["mlp"])
+    assert "1.040, 1.010, 1.020" in table and "1.035, 1.005, 1.015" in table
+    assert "| gradmedic, default settings | 1.015 |" in table.split("### CPU-time ratio")[1]
 
 
 def test_detection_scores_a_small_suite() -> None:
