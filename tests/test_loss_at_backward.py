@@ -257,7 +257,9 @@ def _regression_by_hand(seed: int) -> gradmedic.Report:
     return monitor.report()
 
 
-@pytest.mark.parametrize("seed", [6, 69, 161, 0, 1, 2])
+# seeds 6, 12, 15 and 17 raised update_ratio here before the loss was read at backward(); 69 and 161 under
+# gradmedic run (tests/detectors/test_update_ratio.py, benchmarks/false_alarms.py)
+@pytest.mark.parametrize("seed", [6, 12, 15, 17, 69, 161])
 def test_the_regression_example_under_watch_without_observe_loss_raises_nothing(seed: int) -> None:
     report = _regression_by_hand(seed)
     assert report.kinds(at_least="warning") == set(), report.diagnoses

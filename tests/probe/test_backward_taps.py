@@ -117,5 +117,5 @@ def test_listeners_get_the_scalar_loss_only_and_a_broken_one_breaks_nothing(caps
     finally:
         for stop in stops:
             stop()
-    assert recorder.losses == [None, float(loss), None]
+    assert recorder.losses == [None, loss.item(), None]
     assert "listener bug" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """The loss a script calls ``backward()`` on, read for a monitor whose script never hands it over.
 
-A training forward pass of the model leaves a gradient hook on its output (one ``register_hook``); the
-hook only notes that the output received a gradient. A scalar loss whose backward pass set that note is
+A training forward pass of the model leaves a pre-hook on the autograd node that made its output (one
+``grad_fn.register_prehook``, about half the cost of a tensor hook); the hook only notes that the
+output received a gradient. A scalar loss whose backward pass set that note is
 the model's loss, handed to the monitor once the pass has returned (probe/backward_taps.py reports the
 calls). So each of two watched models (a GAN's generator and discriminator) gets only the losses whose
 backward passes go through it, and a backward pass that reaches no watched model is left alone.
@@ -29,10 +30,14 @@ class LossReader:
         """A training pass's output tensors: the first one that takes a gradient gets the hook."""
         for tensor in tensors:
             if tensor.requires_grad:
-                tensor.register_hook(self._mark)
+                node = tensor.grad_fn
+                if node is not None:
+                    node.register_prehook(self._mark)
+                else:  # a leaf: the model returned a parameter
+                    tensor.register_hook(self._mark)
                 return
 
-    def _mark(self, grad: torch.Tensor) -> None:
+    def _mark(self, grad: object) -> None:
         self._reached = True
 
     def before_backward(self, call: BackwardCall) -> None:
