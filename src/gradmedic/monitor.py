@@ -1,8 +1,9 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
 Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py: the optimizer's step
-hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
-non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
+hooks, or the end of each backward pass when there is no optimizer), while the script hands no loss
+over a pre-hook on the output's autograd node that reads the loss at ``backward()`` (probe/loss_reader.py),
+and at most one device op (the non-finite check of probe/sentinel.py, skipped while a loss comes every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer; under DDP the ranks then exchange their records once
 (``_agree``, distributed.py), and rank 0 alone writes.
@@ -320,7 +321,10 @@ class Monitor:
             ]
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
-        """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
+        """Hand over the loss of the current step (optional): the loss checks and plots. Never syncs.
+
+        Without it, the loss is read where the script calls ``backward()`` on a scalar that goes back
+        through the model; a loss handed over here wins over the one read for the same step.
 
         Call it before or after ``optimizer.step()``; either way the loss is filed under its own step.
         The loss must be a real number: a one-element real tensor or a Python/NumPy real. Anything else
@@ -922,6 +926,9 @@ def watch(
 
     Without an optimizer (weights updated by hand), each backward pass that reaches the model's
     parameters is a step, and the update is read from the weights at the next forward pass.
+
+    The loss is read where the loop calls ``backward()`` on a scalar whose backward pass goes through the
+    model, unless the loop hands it over with ``monitor.observe_loss(loss)``, which wins.
 
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``
