@@ -264,3 +264,46 @@ def test_the_regression_example_under_watch_without_observe_loss_raises_nothing(
     report = _regression_by_hand(seed)
     assert report.kinds(at_least="warning") == set(), report.diagnoses
     assert report.steps > 10
+
+
+SCRIPT_WATCHING_ITSELF = """
+import json, sys
+import torch
+import torch.nn.functional as F
+from torch import nn
+import gradmedic
+
+torch.manual_seed(0)
+x = torch.randn(128, 8)
+y = (x[:, 0] > 0).long()
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+losses = []
+with gradmedic.watch(model, optimizer, console=False) as monitor:
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+filed = {}
+for stats in monitor._pipeline.history:
+    filed.update(stats.losses)
+    if stats.loss is not None:
+        filed[stats.step] = stats.loss
+json.dump({"losses": losses, "filed": filed}, open(sys.argv[1], "w"))
+"""
+
+
+def test_a_script_watching_its_own_model_under_gradmedic_run_reads_each_loss_once(tmp_path: Path) -> None:
+    from gradmedic.run import RunOptions, run
+
+    script, out = tmp_path / "train.py", tmp_path / "out.json"
+    script.write_text(SCRIPT_WATCHING_ITSELF)
+    original = torch.autograd.backward
+    assert run(str(script), [str(out)], RunOptions(quiet=True, json_path=str(tmp_path / "report.json"))) == 0
+    assert torch.autograd.backward is original and backward_taps.listening() == 0
+    result = json.loads(out.read_text())
+    filed = {int(step): value for step, value in result["filed"].items()}
+    assert filed == pytest.approx(dict(enumerate(result["losses"])), rel=1e-6)
+    assert json.loads((tmp_path / "report.json").read_text())["steps"] == 0  # the runner added no monitor
