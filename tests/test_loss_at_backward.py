@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import gradmedic
+from benchmarks.false_alarms import watch_run
 from gradmedic.monitor import Monitor
 from gradmedic.probe import backward_taps
 
@@ -236,32 +237,11 @@ def test_a_fault_in_the_loss_reading_is_an_incident_and_training_goes_on() -> No
 
 
 # --- pytorch/examples regression/main.py as a loop under watch(model), no observe_loss ------------------------
-def _regression_by_hand(seed: int) -> gradmedic.Report:
-    """The script's own draws in its own order (tests/real/pytorch_examples/regression/main.py), watched."""
-    torch.manual_seed(seed)
-    w_target, b_target = torch.randn(4, 1) * 5, torch.randn(1) * 5
-    fc = nn.Linear(4, 1)
-    with gradmedic.watch(fc, console=False) as monitor:
-        for _ in range(2000):
-            r = torch.randn(32).unsqueeze(1)
-            batch_x = torch.cat([r**i for i in range(1, 5)], 1)
-            batch_y = batch_x.mm(w_target) + b_target.item()
-            fc.zero_grad()
-            output = F.smooth_l1_loss(fc(batch_x), batch_y)
-            loss = output.item()
-            output.backward()
-            for param in fc.parameters():
-                param.data.add_(-0.1 * param.grad)
-            if loss < 1e-3:
-                break
-    return monitor.report()
-
-
 # seeds 6, 12, 15 and 17 raised update_ratio here before the loss was read at backward(); 69 and 161 under
 # gradmedic run (tests/detectors/test_update_ratio.py, benchmarks/false_alarms.py)
 @pytest.mark.parametrize("seed", [6, 12, 15, 17, 69, 161])
 def test_the_regression_example_under_watch_without_observe_loss_raises_nothing(seed: int) -> None:
-    report = _regression_by_hand(seed)
+    report = watch_run(seed)
     assert report.kinds(at_least="warning") == set(), report.diagnoses
     assert report.steps > 10
 
