@@ -287,3 +287,29 @@ def test_a_script_watching_its_own_model_under_gradmedic_run_reads_each_loss_onc
     filed = {int(step): value for step, value in result["filed"].items()}
     assert filed == pytest.approx(dict(enumerate(result["losses"])), rel=1e-6)
     assert json.loads((tmp_path / "report.json").read_text())["steps"] == 0  # the runner added no monitor
+
+
+class _HandsNothing:
+    """A monitor as a loop sees it that never calls observe_loss."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def observe_loss(self, loss: Any) -> None:
+        pass
+
+    def close(self) -> gradmedic.Report:
+        return self.monitor.close()
+
+
+@pytest.mark.parametrize(("name", "treat"), [("relu_huge_lr", True), ("deep_sigmoid", False)])
+def test_a_demo_loop_handing_no_loss_over_gets_the_report_of_one_that_does(name: str, treat: bool) -> None:
+    from gradmedic.demo.scenarios import SCENARIOS, train
+
+    def silent(*args: Any, **kwargs: Any) -> _HandsNothing:
+        return _HandsNothing(gradmedic.watch(*args, **kwargs))
+
+    handing, handed = train(SCENARIOS[name], watch=gradmedic.watch, console=False, treat=treat)
+    reading, read = train(SCENARIOS[name], watch=silent, console=False, treat=treat)
+    assert handed is not None and read is not None and handed.diagnoses
+    assert read.to_dict() == handed.to_dict() and reading == handing
