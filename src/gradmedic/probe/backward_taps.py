@@ -131,7 +131,20 @@ def _wrap_backward(original: Callable[..., Any]) -> Callable[..., Any]:
         _tell("after_backward", call)
         return result
 
+    _left_to_run(backward)
     return backward
+
+
+def _left_to_run(fn: Callable[..., Any]) -> None:
+    """Have torch.compile run ``fn``'s frame as it is, as it runs ``torch.autograd.backward``'s own: a
+    ``backward()`` inside a compiled function then breaks its graph once, as it does unwatched, and not a
+    second time in here. Set on the code object through the C module, without loading dynamo."""
+    try:
+        from torch._C._dynamo.eval_frame import _FrameAction, _FrameExecStrategy, set_code_exec_strategy
+
+        set_code_exec_strategy(fn.__code__, _FrameExecStrategy(_FrameAction.SKIP, _FrameAction.DEFAULT))
+    except Exception:  # a torch without it: the extra graph break is all it costs
+        pass
 
 
 def _wrap_scale(original: Callable[..., Any]) -> Callable[..., Any]:
