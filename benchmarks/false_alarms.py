@@ -7,6 +7,10 @@ above (the script is healthy: its loss falls below its own 1e-3 stop).
 
     OMP_NUM_THREADS=1 python benchmarks/false_alarms.py              # 40 seeds
     OMP_NUM_THREADS=1 python benchmarks/false_alarms.py --runs 100 --keep /tmp/alarms   # JSONL of each alarm
+    OMP_NUM_THREADS=1 python benchmarks/false_alarms.py --watch --runs 200   # the same loop under watch(model)
+
+``--watch`` runs the script's loop, with its draws in its order, in this file under ``gradmedic.watch(fc)``
+and no ``observe_loss``: the loss is read at ``backward()``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+import gradmedic
 from gradmedic.run import RunOptions, run
 
 SCRIPT = Path(__file__).resolve().parent.parent / "tests/real/pytorch_examples/regression/main.py"
@@ -40,18 +47,45 @@ def one_run(seed: int, workdir: Path) -> list[dict[str, object]]:
     return [d for d in report["diagnoses"] if d["severity"] in ALARM]
 
 
+def watch_run(seed: int, logdir: Path | None = None) -> gradmedic.Report:
+    """regression/main.py's loop under ``gradmedic.watch(fc)`` without ``observe_loss``: its report."""
+    torch.manual_seed(seed)
+    w_target, b_target = torch.randn(4, 1) * 5, torch.randn(1) * 5
+    fc = nn.Linear(4, 1)
+    with gradmedic.watch(fc, console=False, logdir=logdir) as monitor:
+        for _ in range(100_000):
+            r = torch.randn(32).unsqueeze(1)
+            batch_x = torch.cat([r**i for i in range(1, 5)], 1)  # [32, 4]: x, x^2, x^3, x^4
+            batch_y = batch_x.mm(w_target) + b_target.item()
+            fc.zero_grad()
+            output = F.smooth_l1_loss(fc(batch_x), batch_y)
+            loss = output.item()
+            output.backward()
+            for param in fc.parameters():
+                param.data.add_(-0.1 * param.grad)
+            if loss < 1e-3:
+                break
+    return monitor.report()
+
+
+def watch_alarms(seed: int, workdir: Path) -> list[dict[str, object]]:
+    report = watch_run(seed, workdir / "log")
+    return [d.to_dict() for d in report.diagnoses if d.severity in ALARM]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="how many runs (default 40)")
     parser.add_argument("--first-seed", type=int, default=0, help="the torch seed of the first run (default 0)")
     parser.add_argument("--keep", type=Path, help="copy the log folder of each run that alarms under this folder")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: copy every run's log folder")
+    parser.add_argument("--watch", action="store_true", help="the loop under gradmedic.watch(model), no observe_loss")
     args = parser.parse_args()
     kinds: Counter[str] = Counter()
     alarmed = 0
     for seed in range(args.first_seed, args.first_seed + args.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            alarms = one_run(seed, Path(tmp))
+            alarms = watch_alarms(seed, Path(tmp)) if args.watch else one_run(seed, Path(tmp))
             if alarms:
                 alarmed += 1
                 kinds.update(str(d["kind"]) for d in alarms)

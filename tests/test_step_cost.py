@@ -30,7 +30,7 @@ class OpCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _ops_per_step(hand_over_loss: bool, watched: bool) -> list[str]:
+def _ops_per_step(hand_over_loss: bool, watched: bool, scalar_loss: bool = True) -> list[str]:
     torch.manual_seed(0)
     model = relu_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -39,8 +39,13 @@ def _ops_per_step(hand_over_loss: bool, watched: bool) -> list[str]:
 
     def step() -> None:
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        if scalar_loss:
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+        else:  # backward() on per-example losses: no scalar loss to read
+            losses = F.cross_entropy(model(x), y, reduction="none")
+            losses.backward(torch.full_like(losses, 1 / len(losses)))
+            loss = losses.mean()
         opt.step()
         if monitor is not None and hand_over_loss:
             monitor.observe_loss(loss)
@@ -61,9 +66,14 @@ def test_an_unsampled_step_costs_no_op_when_the_loss_is_handed_over() -> None:
     assert _ops_per_step(hand_over_loss=True, watched=True) == plain
 
 
-def test_an_unsampled_step_costs_one_reduction_without_the_loss() -> None:
-    plain = _ops_per_step(hand_over_loss=False, watched=False)
-    watched = _ops_per_step(hand_over_loss=False, watched=True)
+def test_an_unsampled_step_costs_no_op_when_the_loss_is_read_at_backward() -> None:
+    # the script never hands the loss over: it is read where backward() is called on it
+    assert _ops_per_step(hand_over_loss=False, watched=True) == _ops_per_step(hand_over_loss=False, watched=False)
+
+
+def test_an_unsampled_step_costs_one_reduction_without_any_loss() -> None:
+    plain = _ops_per_step(hand_over_loss=False, watched=False, scalar_loss=False)
+    watched = _ops_per_step(hand_over_loss=False, watched=True, scalar_loss=False)
     extra = list(watched)
     for op in plain:
         extra.remove(op)

@@ -106,7 +106,13 @@ class Config:
     # steps 1-20 in 14 of 200 seeds, none later but two single steps; benchmarks/false_alarms.py). There a
     # large ratio counts only where the loss confirms it: above `update_ratio_loss_rise` times the loss as
     # training began (that script's healthy early losses: at most 1.7x their start on 5 of 6 steps; AdamW
-    # at lr 1 climbs 60x and more by its second step, tests/test_no_optimizer.py). Without a loss it counts.
+    # at lr 1 climbs 60x and more by its second step, tests/test_no_optimizer.py). The loss is read at
+    # backward() when the script does not hand it over (probe/loss_reader.py), so a run without any loss is
+    # rare (a non-scalar backward, torch.autograd.grad, a model whose root module is never called). There
+    # nothing tells settling from a rate that is too high, and the first steps are not judged: a rate that
+    # stays too high is flagged once `persist` sampled steps past the settling steps had it (step 60 at the
+    # defaults); one that blows up is caught by the gradient and non-finite rules meanwhile. A false alarm on
+    # every healthy run that settles in costs more than that delay.
     update_ratio_settle_steps: int = 20
     update_ratio_loss_rise: float = 3.0
 

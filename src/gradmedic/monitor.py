@@ -1,8 +1,9 @@
 """The Monitor: wires probe -> detectors -> advice -> sinks around the user's own training loop.
 
 Per step it costs two root-module hooks, the step clock's hooks (probe/clock.py: the optimizer's step
-hooks, or the end of each backward pass when there is no optimizer) and at most one device op (the
-non-finite check of probe/sentinel.py, skipped while the loss is handed over every step). On
+hooks, or the end of each backward pass when there is no optimizer), while the script hands no loss
+over a pre-hook on the output's autograd node that reads the loss at ``backward()`` (probe/loss_reader.py),
+and at most one device op (the non-finite check of probe/sentinel.py, skipped while a loss comes every step). On
 sampled steps it arms the per-layer hooks, measures gradients and updates with foreach kernels, and
 moves everything to the host in one transfer; under DDP the ranks then exchange their records once
 (``_agree``, distributed.py), and rank 0 alone writes.
@@ -49,6 +50,7 @@ from .probe.hooks import ForwardProbe
 from .probe.host_batch import HostBatch
 from .probe.layer_table import layer_table
 from .probe.layers import check_model, find_frozen_layers, find_layers
+from .probe.loss_reader import LossReader
 from .probe.probe_hook import ProbeHook
 from .probe.recurrent_weights import RecurrenceProbe
 from .probe.sentinel import Interval, Sentinel
@@ -106,6 +108,7 @@ class Monitor:
         treat: bool | Mapping[str, Sequence[Cure]] = False,
         start_step: int = 0,
         detectors: Iterable[FailureKind] | None = None,
+        read_loss: bool = True,
     ) -> None:
         # every check before anything is attached: a wrong argument leaves nothing behind
         arguments.check_model_type(model)
@@ -139,7 +142,7 @@ class Monitor:
             self._attach_nothing(unsupported, logdir, console, extra_sinks, start_step)
             return
         try:
-            self._attach(model, optimizers, logdir, console, extra_sinks, plans, kinds, start_step, handed)
+            self._attach(model, optimizers, logdir, console, extra_sinks, plans, kinds, start_step, handed, read_loss)
         except BaseException:
             self._detach()
             raise
@@ -156,8 +159,12 @@ class Monitor:
         kinds: list[FailureKind] | None,
         start_step: int,
         handed: Any = None,
+        read_loss: bool = True,
     ) -> None:
-        """``plans`` is None without treatment, else the user's plans (empty: the built-in ones)."""
+        """``plans`` is None without treatment, else the user's plans (empty: the built-in ones).
+
+        ``read_loss``: read the loss where the script calls ``backward()`` (probe/loss_reader.py); off for
+        ``gradmedic run``'s monitors, whose runner hands the loss over itself."""
         treat = plans is not None
         # under torch.distributed only rank 0 writes, and DDP replicas exchange their records (distributed.py)
         self._group = RankGroup.join(model, handed)
@@ -189,7 +196,10 @@ class Monitor:
         self._earlier: StepStats | None = None  # gradients of a step before the attach, judged before the first
         self._late_loss: torch.Tensor | float | None = None
         self._stepped = False  # an optimizer step was taken since the last training forward pass
-        self._loss_step = -2  # the last step whose loss was handed over
+        self._loss_step = -2  # the last step whose loss was filed
+        self._handed_step = -2  # the last step whose loss the script handed over itself (observe_loss)
+        self._auto: tuple[torch.Tensor, int] | None = None  # a loss read at backward() and its step, until filed
+        self._loss_reader: LossReader | None = None
         # the doctor's step gate hooks in first, so the statistics see the gradients the optimizer applies;
         # without an optimizer it acts at the end of each backward pass, before the script's own update
         self._doctor = (
@@ -220,6 +230,8 @@ class Monitor:
         self._other_hooks: list[RemovableHandle] = []
         for optimizer in optimizers:
             self.add_optimizer(optimizer)
+        if read_loss:
+            self._loss_reader = LossReader(self._guard(self._backward_loss))
         self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._atexit)
 
@@ -237,6 +249,7 @@ class Monitor:
         self._doctor = None
         self._pipeline = Pipeline(self.config, self.sinks, None)
         self._clock = _NoClock()
+        self._loss_reader = None
         self._retired = []
         self.optimizers = []
         self._other_hooks = []
@@ -246,6 +259,9 @@ class Monitor:
     def _detach(self) -> None:
         """Undo whatever a failed attach had done: hooks, the exit handler, open log files."""
         eager_steps.release(self)
+        reader = getattr(self, "_loss_reader", None)
+        if reader is not None:
+            reader.close()
         clock = getattr(self, "_clock", None)
         if clock is not None:
             clock.close()
@@ -305,7 +321,10 @@ class Monitor:
             ]
 
     def observe_loss(self, loss: torch.Tensor | float) -> None:
-        """Hand over the loss of the current step (optional): enables loss checks and plots. Never syncs.
+        """Hand over the loss of the current step (optional): the loss checks and plots. Never syncs.
+
+        Without it, the loss is read where the script calls ``backward()`` on a scalar that goes back
+        through the model; a loss handed over here wins over the one read for the same step.
 
         Call it before or after ``optimizer.step()``; either way the loss is filed under its own step.
         The loss must be a real number: a one-element real tensor or a Python/NumPy real. Anything else
@@ -320,13 +339,43 @@ class Monitor:
             if self._probe.compiled_pass():  # a compiled forward pass ran since the step: it started a new one
                 self._stepped = False
             step = self._step - 1 if self._stepped else self._step
-            self._loss_step = step
-            if self._pending is not None and self._group is None:  # ranks file a late loss with the next record
-                self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
-            else:
-                self._sentinel.record_loss(loss, step)
+            held = self._auto
+            if held is not None and held[1] == step:
+                self._auto = None  # the script's own loss wins over the one read at backward()
+            elif held is not None and held[1] < step:
+                self._file_auto()
+            self._handed_step = step
+            self._file_loss(loss, step)
         except Exception as exc:
             self._fail(exc, "observe_loss")
+
+    def _file_loss(self, loss: torch.Tensor | float, step: int) -> None:
+        self._loss_step = step
+        pending = self._pending
+        if pending is not None and pending.step == step and self._group is None:  # ranks: with the next record
+            self._late_loss = loss.detach() if isinstance(loss, torch.Tensor) else float(loss)
+        else:
+            self._sentinel.record_loss(loss, step)
+
+    def _backward_loss(self, loss: torch.Tensor) -> None:
+        """A scalar loss whose backward pass went through the model (probe/loss_reader.py). It is held
+        until its step is over, the last one of a step winning (a GAN's discriminator also sees the
+        generator's loss after its own step), and filed then unless the script handed that step's loss
+        over itself."""
+        if self._closed:
+            return
+        step = self._step  # a backward pass comes before its optimizer step, and opens a hand-updated step
+        if self._loss_step == step:
+            return  # handed over before backward()
+        held = self._auto
+        if held is not None and held[1] != step:
+            self._file_auto()
+        self._auto = (loss.detach(), step)
+
+    def _file_auto(self) -> None:
+        held, self._auto = self._auto, None
+        if held is not None:
+            self._file_loss(*held)
 
     @property
     def incidents(self) -> list[Incident]:
@@ -411,6 +460,8 @@ class Monitor:
 
     def _detach_hooks(self) -> None:
         atexit.unregister(self._atexit)
+        if self._loss_reader is not None:
+            self._loss_reader.close()
         for clock in [*self._retired, self._clock]:
             self._guard(clock.close)()  # the update of a hand-updated step is in by now
         eager_steps.release(self)
@@ -528,11 +579,13 @@ class Monitor:
         self._complete_measurement()  # other optimizers that did not step this time are not waited for
         self._emit_pending()
 
-    def _on_output(self, output: torch.Tensor) -> None:
+    def _on_output(self, outputs: list[torch.Tensor]) -> None:
         # While the loss comes every step, its own check covers the output (NaN and Inf reach the loss),
         # and a step costs no device op at all.
         if self._loss_step < self._step - 1:
-            self._sentinel.record_output(output, self._step)
+            self._sentinel.record_output(outputs[0], self._step)
+        if self._loss_reader is not None and self._handed_step < self._step - 1:  # the script hands none itself
+            self._loss_reader.watch(outputs)
 
     def _sampled(self, step: int) -> bool:
         return self.config.is_sampled(step) or step < self._dense_until
@@ -646,6 +699,9 @@ class Monitor:
 
     def _emit_pending(self) -> None:
         """Run the detectors on the last sampled step, once its loss (if any) had the chance to arrive."""
+        held = self._auto
+        if held is not None and held[1] < self._step:  # its step is over: nothing will replace it now
+            self._file_auto()
         stats, self._pending = self._pending, None
         if stats is None:
             return
@@ -779,6 +835,8 @@ class Monitor:
             if self._final is None and not self._closed:
                 self._probe.remove()  # the per-step root hooks go; the step counter stays
                 self._recurrence.remove()
+                if self._loss_reader is not None:
+                    self._loss_reader.close()
             finishing: int | None = getattr(self, "_finishing", None)
             step = self._step if finishing is None else finishing
             incident = stopped_incident(step, where, exc)
@@ -868,6 +926,9 @@ def watch(
 
     Without an optimizer (weights updated by hand), each backward pass that reaches the model's
     parameters is a step, and the update is read from the weights at the next forward pass.
+
+    The loss is read where the loop calls ``backward()`` on a scalar whose backward pass goes through the
+    model, unless the loop hands it over with ``monitor.observe_loss(loss)``, which wins.
 
     ``every`` sets how often full statistics are gathered (default 10, after dense sampling of the
     first steps); ``logdir`` writes TensorBoard event files and the JSONL log there. ``treat=True``

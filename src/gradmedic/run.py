@@ -4,8 +4,9 @@ Attachment goes through torch's global optimizer-step hook. The first time an op
 runner finds the model it trains (the smallest module holding every parameter it updates; several
 top-level modules when no single one does) and attaches a Monitor to each; a model already watched
 (by a second optimizer that steps it, or by the script's own ``gradmedic.watch``) gets no second one.
-The loss is read where the script calls ``backward()`` on a scalar, and handed to the optimizer that
-steps next.
+The loss is read where the script calls ``backward()`` on a scalar (probe/backward_taps.py: the one
+wrapper of ``torch.autograd.backward``, shared with the monitors of the script's own ``gradmedic.watch``),
+and handed to the optimizer that steps next; its monitors do not read it again.
 
 The report is written whatever ends the script (run_signals.py says how signals are met), and the
 process then ends as ``python SCRIPT`` would have: its exit code, its traceback, or death by the signal.
@@ -41,6 +42,8 @@ from .config import Config, check_config, check_every
 from .distributed import FSDP_UNSUPPORTED, is_writer
 from .faults import one_line
 from .monitor import COMPILED_STEP, Monitor, monitor_of
+from .probe import backward_taps
+from .probe.backward_taps import BackwardCall
 from .probe.gradients import grad_norms
 from .probe.graph import graph_leaves, graph_parameters
 from .probe.probe_hook import ProbeHook
@@ -162,7 +165,6 @@ class ScriptWatcher:
     watched: list[Watched] = field(default_factory=list)
     _optimizers: dict[int, list[Monitor]] = field(default_factory=dict)
     _loss: torch.Tensor | None = None
-    _unscaled: dict[int, torch.Tensor] = field(default_factory=dict)
     _undo: list[Callable[[], None]] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     _optimizer_seen: bool = False
@@ -182,45 +184,24 @@ class ScriptWatcher:
         from .keras.zero_code import install as watch_keras
 
         self._keras = watch_keras(self.options, lambda: {w.label for w in self.watched})
-        self._patch(torch.Tensor, "backward", self._wrap_backward)
-        self._patch(torch.autograd, "backward", self._wrap_autograd_backward)
-        self._patch(torch.amp.GradScaler, "scale", self._wrap_scale)
+        self._undo.append(backward_taps.listen(self))
 
-    def _patch(self, owner: Any, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-        original = getattr(owner, name)
-        setattr(owner, name, wrap(original))
-        self._undo.append(lambda: setattr(owner, name, original))
+    def before_backward(self, call: BackwardCall) -> None:
+        """Every backward call of the script (Tensor.backward or torch.autograd.backward), before the pass."""
+        if call.loss is not None:
+            self._loss = call.loss
+            self._loss_scaled = self._loss_scaled or call.scaled
+        if not self._optimizer_seen and not self._by_hand:
+            self._guarded(self._on_backward_by_hand, call.tensors)
+        elif self._by_hand and self._loss is not None:
+            loss, self._loss = self._loss, None
+            for monitor in self._by_hand:
+                if monitor is not _NOT_WATCHING:
+                    monitor.observe_loss(loss)
 
-    def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        watcher = self
-
-        def backward(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-            if tensor.numel() == 1 and tensor.is_floating_point():
-                watcher._loss = watcher._unscaled.pop(id(tensor), tensor)
-            return original(tensor, *args, **kwargs)
-
-        return backward
-
-    def _wrap_autograd_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        watcher = self
-
-        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            scalar = isinstance(tensors, torch.Tensor) and tensors.numel() == 1 and tensors.is_floating_point()
-            if scalar and watcher._loss is None:  # torch.autograd.backward(loss), not through Tensor.backward
-                watcher._loss = watcher._unscaled.pop(id(tensors), tensors)
-            if not watcher._optimizer_seen and not watcher._by_hand:
-                watcher._guarded(watcher._on_backward_by_hand, tensors)
-            elif watcher._by_hand and watcher._loss is not None:
-                loss, watcher._loss = watcher._loss, None
-                for monitor in watcher._by_hand:
-                    if monitor is not _NOT_WATCHING:
-                        monitor.observe_loss(loss)
-            result = original(tensors, *args, **kwargs)
-            if watcher._first_leaves:
-                watcher._read_first_gradients()
-            return result
-
-        return backward
+    def after_backward(self, call: BackwardCall) -> None:
+        if self._first_leaves:
+            self._read_first_gradients()
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -260,18 +241,6 @@ class ScriptWatcher:
             self._first_grads = grad_norms(list(leaves.values()))
         except Exception:  # without it the run is watched all the same, with one reference less
             self._first_grads = {}
-
-    def _wrap_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        watcher = self
-
-        def scale(scaler: Any, outputs: Any) -> Any:
-            scaled = original(scaler, outputs)
-            watcher._loss_scaled = True
-            if isinstance(outputs, torch.Tensor) and outputs.numel() == 1:
-                watcher._unscaled = {id(scaled): outputs}  # read the unscaled loss at backward()
-            return scaled
-
-        return scale
 
     def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self._optimizer_seen = True
@@ -365,6 +334,7 @@ class ScriptWatcher:
                 console=not self.options.quiet,
                 treat=self.options.treat,
                 start_step=start_step,
+                read_loss=False,  # the runner hands each step's loss over itself
             )
             self.watched.append(Watched(label, monitor))
             monitors.append(monitor)

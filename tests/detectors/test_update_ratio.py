@@ -12,12 +12,14 @@ from .helpers import make_step, stack
 
 CFG = Config()
 LAYERS = stack(3)
+# the rule itself, on records without a loss: past the settling steps, where no loss is needed to judge
+LATE = CFG.update_ratio_settle_steps
 
 
 def run(ratios_per_step, cfg=CFG):
-    """One sampled step per entry; each entry gives fc0..fc2's update ratio."""
+    """One sampled step per entry from step LATE on; each entry gives fc0..fc2's update ratio."""
     history = [
-        make_step(i, [1.0] * 3, layer_fields={f"fc{k}": {"update_ratio": r} for k, r in enumerate(ratios)})
+        make_step(LATE + i, [1.0] * 3, layer_fields={f"fc{k}": {"update_ratio": r} for k, r in enumerate(ratios)})
         for i, ratios in enumerate(ratios_per_step)
     ]
     return update_ratio.detect(history, LAYERS, cfg)
@@ -39,7 +41,7 @@ def test_sustained_large_updates_fire_on_the_layers_that_have_them():
     assert finding.severity == "warning"
     assert finding.layers == ("fc1",)
     assert finding.evidence["update_ratio"]["fc1"] == pytest.approx(0.5)
-    assert finding.first_step == 0 and finding.step == CFG.window - 1
+    assert finding.first_step == LATE and finding.step == LATE + CFG.window - 1
 
 
 def test_updates_larger_than_the_weights_are_an_error():
@@ -72,18 +74,18 @@ def test_thresholds_come_from_the_config():
 def test_weights_growing_from_zero_are_not_judged():
     # a zero-initialised embedding under Adam: each update is large against weights that are still tiny
     history = [
-        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 1.0 / (i + 1), "weight_norm": 0.01 * i}})
+        make_step(LATE + i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 1.0 / (i + 1), "weight_norm": 0.01 * i}})
         for i in range(CFG.window)
     ]
     assert update_ratio.detect(history, LAYERS, CFG) is None
     steady = [
-        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 1.0 + 0.1 * i}})
+        make_step(LATE + i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 1.0 + 0.1 * i}})
         for i in range(CFG.window)
     ]
     assert update_ratio.detect(steady, LAYERS, CFG) is not None
     # weights blown up from a normal init by a far too large rate grow as fast, and are judged
     blown = [
-        make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 4.0 * 3**i}})
+        make_step(LATE + i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.6, "weight_norm": 4.0 * 3**i}})
         for i in range(CFG.window)
     ]
     assert update_ratio.detect(blown, LAYERS, CFG) is not None
@@ -137,14 +139,25 @@ def test_a_healthy_run_settling_in_raises_nothing(rows):
         assert early_run(rows[:end]) is None, end
 
 
-def test_the_same_updates_without_any_loss_are_judged():
-    # nothing confirms the run is settling in: the ratios alone decide, as before
+def test_the_same_updates_without_any_loss_are_not_judged_while_settling():
+    # no loss at all (none handed over, none read at backward()): nothing can show the climb that would
+    # count, so the settling steps are left alone
     rows = [(None, ratio, norm) for _, ratio, norm in REGRESSION_SEED_6]
     history = [
         make_step(i, [1.0] * 3, layer_fields={"fc0": {"update_ratio": r, "weight_norm": n}})
-        for i, (_, r, n) in enumerate(rows[: CFG.window])
+        for i, (_, r, n) in enumerate(rows)
     ]
-    assert update_ratio.detect(history, LAYERS, CFG) is not None
+    for end in range(CFG.window, len(history) + 1):
+        assert update_ratio.detect(history[:end], LAYERS, CFG) is None, end
+
+
+def test_without_any_loss_large_updates_past_the_settling_steps_are_judged():
+    settle = CFG.update_ratio_settle_steps
+    steps = [*range(settle - 3, settle), *range(settle, settle + 10 * CFG.persist, 10)]
+    history = [make_step(s, [1.0] * 3, layer_fields={"fc0": {"update_ratio": 0.5, "weight_norm": 1.0}}) for s in steps]
+    assert update_ratio.detect(history[:-1], LAYERS, CFG) is None  # one past-settling step short of persist
+    finding = update_ratio.detect(history, LAYERS, CFG)
+    assert finding is not None and finding.layers == ("fc0",)
 
 
 def test_large_early_updates_with_a_climbing_loss_fire():

@@ -22,6 +22,7 @@ from gradmedic.demo.scenarios import mlp  # noqa: E402
 from gradmedic.kinds.registry import get_kind  # noqa: E402
 from gradmedic.lightning import GradmedicCallback  # noqa: E402
 
+from .filings import Filings  # noqa: E402
 from .lit import Classifier, GradNorms, TwoOptimizers, digits_loader, trainer  # noqa: E402
 
 
@@ -188,3 +189,23 @@ def test_the_callback_takes_sinks_and_detectors_of_ones_own(tmp_path: Path) -> N
     assert callback.report is not None and callback.report.steps == 40
     assert "vanishing_gradients" not in callback.report.kinds()
     assert sink.steps and sink.steps == sorted(sink.steps)
+
+
+class RecordsFilings(GradmedicCallback):
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        self.filings = Filings()
+        assert self._session.monitor is not None
+        self.filings.record(self._session.monitor)
+
+
+def test_the_loss_the_callback_hands_over_is_not_read_again_at_backward(tmp_path: Path) -> None:
+    """Under accumulation Lightning calls backward() on loss / 2; only the callback's full losses are filed."""
+    torch.manual_seed(0)
+    callback = RecordsFilings(console=False)
+    lit = trainer(tmp_path, 6, [callback], accumulate_grad_batches=2)
+    lit.fit(Classifier(mlp([64, 64, 10], nn.ReLU), _adam), digits_loader(32))
+    filings = callback.filings
+    assert len(filings.handed) == 12  # once per batch: two per optimizer step
+    assert [value for _, value in filings.filed] == filings.handed
+    assert [step for step, _ in filings.filed] == [s for s in range(6) for _ in range(2)]

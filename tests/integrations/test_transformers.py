@@ -21,6 +21,7 @@ from gradmedic.demo import data  # noqa: E402
 from gradmedic.demo.scenarios import mlp  # noqa: E402
 from gradmedic.transformers import GradmedicCallback  # noqa: E402
 
+from .filings import Filings  # noqa: E402
 from .hf import Digits, MLPClassifier, Tokens, bert, gpt2, train  # noqa: E402
 
 
@@ -108,3 +109,22 @@ def test_accelerate_prepared_model_and_optimizer_can_be_watched() -> None:
     report = monitor.close()
     assert report.steps == 15  # accelerate steps the optimizer every second batch
     assert report.healthy
+
+
+class RecordsFilings(GradmedicCallback):
+    def on_train_begin(self, args: object, state: object, control: object, **kwargs: object) -> None:
+        super().on_train_begin(args, state, control, **kwargs)
+        self.filings = Filings()
+        assert self._session.monitor is not None
+        self.filings.record(self._session.monitor)
+
+
+def test_the_loss_the_callback_hands_over_is_not_read_again_at_backward(tmp_path: Path) -> None:
+    """The Trainer calls backward() on the loss over the accumulation steps; the model's own losses are filed."""
+    torch.manual_seed(0)
+    model = MLPClassifier(mlp([64, 64, 10], nn.ReLU))
+    callback = RecordsFilings(console=False)
+    train(model, Digits(), tmp_path, callback, steps=5, gradient_accumulation_steps=2)
+    filings = callback.filings
+    assert len(filings.handed) == 10 and all(2.0 < v < 2.6 for v in filings.handed)  # ln(10), not halved
+    assert [value for _, value in filings.filed] == filings.handed

@@ -1,6 +1,7 @@
 """loss_divergence: the loss climbs far above where it started or far above its best, sustained.
 
-Only when the user hands the loss over (``monitor.observe_loss``) and the loss is positive. Two rules:
+Only when the loss is known (handed over by ``monitor.observe_loss``, or read where the script calls
+``backward()`` on it: probe/loss_reader.py) and positive. Two rules:
 
 - early blow-up: the loss of every step (sampled or not) against the loss as training began, so a run
   that blows up within its first steps, before a window of sampled steps exists, is caught;

@@ -9,7 +9,9 @@ over the window (their norm grows more than ``update_ratio_growth`` times) are n
 
 In the first ``update_ratio_settle_steps`` steps large updates are common in healthy runs (small-init
 weights heading for a solution many times their size): there a step's ratio counts only when its loss
-has climbed above ``update_ratio_loss_rise`` times the loss as training began, or when no loss is known.
+has climbed above ``update_ratio_loss_rise`` times the loss as training began. A run with no loss at all
+(none handed over, none read at ``backward()``) has nothing to confirm a rise: its first steps are not
+judged, and a rate that is far too high is flagged from the settling steps' end on.
 """
 
 from __future__ import annotations
@@ -50,10 +52,13 @@ def detect(history: Sequence[StepStats], layers: Mapping[str, LayerInfo], cfg: C
 
 def _settling_steps(history: Sequence[StepStats], cfg: Config) -> set[int]:
     """The early steps whose loss, and the next step's, is known and has not climbed well above the loss as
-    training began: a large update there is a run settling in, not a learning rate that is too high."""
+    training began: a large update there is a run settling in, not a learning rate that is too high. With
+    no loss anywhere in the history, every early step (nothing could show the rise that would count)."""
+    if not any(s.loss is not None or s.losses for s in history):  # nothing could confirm a rise: all settle
+        return {s.step for s in history if s.step < cfg.update_ratio_settle_steps}
     losses = finite_losses(history)
     if not losses or losses[0][0] >= cfg.update_ratio_settle_steps or any(v <= 0 for _, v in losses):
-        return set()  # the start of training is out of view, or no loss to confirm anything
+        return set()  # the start of training is out of view, or no finite positive loss to confirm anything
     values = [v for _, v in losses]
     start = min(values[0], median(values[: cfg.window]))  # as divergence.py: one high first batch is no start
     limit = cfg.update_ratio_loss_rise * start

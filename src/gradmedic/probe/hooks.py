@@ -69,7 +69,7 @@ class ForwardProbe:
         layers: list[Layer],
         margin: float,
         on_pass_start: Callable[[], None],
-        on_output: Callable[[torch.Tensor], None],
+        on_output: Callable[[list[torch.Tensor]], None],
         guard: Callable[[Callable[..., Any]], Callable[..., Any]],
         wrapper: nn.Module | None = None,
     ) -> None:
@@ -149,7 +149,7 @@ class ForwardProbe:
             return
         tensors = output_tensors(output)
         if tensors:
-            self._on_output(tensors[0])
+            self._on_output(tensors)
 
     def new_pass(self) -> None:
         """Forget the producer chain: a new forward pass starts (or a new step, when the root is never called)."""

@@ -152,7 +152,9 @@ class RecurrenceProbe:
         self._passes += 1
         if self._passes == LEARN_PASSES and not self.track_hidden:
             for name in [n for n, c in self._cells.items() if c.steps <= 1]:  # plain layers: stop paying for them
-                self._cell_handles.pop(name).remove()
+                handle = self._cell_handles.pop(name, None)  # none left when the monitor stopped in this pass
+                if handle is not None:
+                    handle.remove()
                 del self._cells[name]
             if not self._cells and self._pass_handle is not None:  # nothing left to count: no per-step hook
                 self._pass_handle.remove()
