@@ -48,22 +48,25 @@ def one_run(seed: int, workdir: Path) -> list[dict[str, object]]:
 
 
 def watch_run(seed: int, logdir: Path | None = None) -> gradmedic.Report:
-    """regression/main.py's loop under ``gradmedic.watch(fc)`` without ``observe_loss``: its report."""
+    """The training of regression/main.py, written out here under ``gradmedic.watch`` with no ``observe_loss``:
+    a Linear(4, 1) fits a random degree-4 polynomial (coefficients and constant drawn as N(0, 25)) from
+    batches of 32 points, by hand SGD at lr 0.1 on the smooth L1 loss, until a batch's loss is below 1e-3.
+    The random draws come in the script's order, so a seed gives the script's run."""
     torch.manual_seed(seed)
-    w_target, b_target = torch.randn(4, 1) * 5, torch.randn(1) * 5
-    fc = nn.Linear(4, 1)
-    with gradmedic.watch(fc, console=False, logdir=logdir) as monitor:
+    coefficients, constant = torch.randn(4, 1) * 5, torch.randn(1) * 5
+    model = nn.Linear(4, 1)
+    with gradmedic.watch(model, console=False, logdir=logdir) as monitor:
         for _ in range(100_000):
-            r = torch.randn(32).unsqueeze(1)
-            batch_x = torch.cat([r**i for i in range(1, 5)], 1)  # [32, 4]: x, x^2, x^3, x^4
-            batch_y = batch_x.mm(w_target) + b_target.item()
-            fc.zero_grad()
-            output = F.smooth_l1_loss(fc(batch_x), batch_y)
-            loss = output.item()
-            output.backward()
-            for param in fc.parameters():
-                param.data.add_(-0.1 * param.grad)
-            if loss < 1e-3:
+            points = torch.randn(32, 1)
+            features = torch.cat([points**k for k in range(1, 5)], dim=1)  # [32, 4]
+            targets = features @ coefficients + constant.item()
+            model.zero_grad()
+            loss = F.smooth_l1_loss(model(features), targets)
+            loss.backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+            if loss.item() < 1e-3:
                 break
     return monitor.report()
 
