@@ -49,7 +49,7 @@ from .probe.graph import graph_leaves, graph_parameters
 from .probe.probe_hook import ProbeHook
 from .records import Incident, Report
 from .report_merge import merge_reports, write_report_json
-from .run_signals import Stopped, signals_deferred, stop_signals_raise
+from .run_signals import Deferred, Stopped, defer_signals, stop_signals_raise
 from .unwatched import nothing_watched_reason
 
 
@@ -422,12 +422,16 @@ def run(script: str, args: list[str], options: RunOptions) -> int:
     watcher = ScriptWatcher(options)
     watcher.install()
     ended: BaseException | None = None
+    deferred: Deferred | None = None
     try:
-        with stop_signals_raise():
-            exec_script(script, args)
+        try:
+            with stop_signals_raise():
+                exec_script(script, args)
+        finally:  # at once: a second Ctrl-C right after the first must not break off what follows
+            deferred = defer_signals()
     except BaseException as exc:  # whatever ended the script, the record is written next
         ended = exc
-    return _write_record(watcher, options, script, ended)
+    return _write_record(watcher, options, script, ended, deferred)
 
 
 def _ending(script: str, ended: BaseException | None) -> int:
@@ -443,11 +447,16 @@ def _ending(script: str, ended: BaseException | None) -> int:
     return -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
 
 
-def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ended: BaseException | None) -> int:
-    """Report the script's end, close the monitors and write the report, with signals deferred throughout."""
+def _write_record(
+    watcher: ScriptWatcher, options: RunOptions, script: str, ended: BaseException | None, deferred: Deferred | None
+) -> int:
+    """Report the script's end, close the monitors and write the report, with signals deferred throughout
+    (``deferred``: since the script ended; None when a signal came before they could be)."""
     code = -signal.SIGINT if isinstance(ended, KeyboardInterrupt) else 1
+    if deferred is None:
+        deferred = defer_signals()
     try:
-        with signals_deferred() as deferred:
+        try:
             code = _ending(script, ended)
             compiled = not (isinstance(ended, SyntaxError) and ended.filename == os.path.abspath(script))
             try:
@@ -456,6 +465,8 @@ def _write_record(watcher: ScriptWatcher, options: RunOptions, script: str, ende
                 print(f"gradmedic: could not write the report ({type(exc).__name__}: {exc})", file=sys.stderr)
             if options.html_path and is_writer():
                 _write_html(options)
+        finally:
+            deferred.restore()
     except KeyboardInterrupt:
         print("gradmedic: report writing abandoned", file=sys.stderr)
         return code if code < 0 else -signal.SIGINT

@@ -57,6 +57,7 @@ class Deferred:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.interrupts = 0
+        self._saved: dict[int, Any] = {}
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT:
@@ -66,22 +67,27 @@ class Deferred:
             _say("gradmedic: still writing the report; press Ctrl-C again to abandon it")
         self.signum = self.signum or signum
 
+    def restore(self) -> None:
+        """Obey the signals again, as before ``defer_signals``."""
+        saved, self._saved = self._saved, {}
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[Deferred]:
-    """While the report is written: SIGINT, SIGTERM and SIGHUP are noted, not obeyed (see ``Deferred``)."""
+
+def defer_signals() -> Deferred:
+    """From now on SIGINT, SIGTERM and SIGHUP are noted, not obeyed (see ``Deferred``), until ``restore()``.
+
+    SIGINT is taken first: once this is called, a second Ctrl-C that follows the first at once no longer
+    raises where the script's end is being handled.
+    """
     deferred = Deferred()
-    saved: dict[int, Any] = {}
     for signum in (signal.SIGINT, *STOPPING):
         current = signal.getsignal(signum)
         if current != signal.SIG_IGN:
             with contextlib.suppress(ValueError, OSError):  # not the main thread
-                saved[signum] = signal.signal(signum, deferred.handle)
-    try:
-        yield deferred
-    finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
+                signal.signal(signum, deferred.handle)
+                deferred._saved[signum] = current
+    return deferred
 
 
 def die_by_signal_at_exit() -> Any:
