@@ -105,7 +105,7 @@ def test_an_activation_module_is_counted_once_per_call() -> None:
     with gradmedic.watch(model, opt, console=False) as monitor:
         model(torch.randn(8, 6))
         site = monitor._probe.sites["fc1"]
-        assert site.numel == 8 * 16 and site.module == "act" and site.kind == "relu"
+        assert site.counted == 8 * 16 and site.module == "act" and site.kind == "relu"
 
 
 def test_a_learned_gate_is_not_taken_for_the_layers_output() -> None:
@@ -173,7 +173,7 @@ def test_a_cell_called_over_time_steps_accumulates_into_one_site() -> None:
     with gradmedic.watch(model, opt, console=False, sinks=[recorder]) as monitor:
         opt.zero_grad()
         model(x).sum().backward()
-        assert monitor._probe.sites["cell"].numel == 5 * 7 * 8  # every time step
+        assert monitor._probe.sites["cell"].counted == 5 * 7 * 8  # every time step (small: counted whole)
         opt.step()
     stats = recorder.steps[0].layers["cell"].activation
     assert stats is not None and stats.kind == "tanh"
@@ -221,7 +221,7 @@ def test_a_time_step_changed_in_place_afterwards_is_left_out_not_miscounted() ->
     with gradmedic.watch(model, opt, console=False, sinks=[recorder]) as monitor:
         opt.zero_grad()
         model(torch.randn(5, 7, 4)).sum().backward()
-        assert monitor._probe.sites["cell"].numel == 5 * 8  # the first step, reduced at once; the rest dropped
+        assert monitor._probe.sites["cell"].counted == 5 * 8  # the first step, reduced at once; the rest dropped
         opt.step()
     stats = recorder.steps[0].layers["cell"].activation
     assert stats is not None and stats.kind == "other" and stats.zero_fraction == 0.0

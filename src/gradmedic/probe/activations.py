@@ -6,6 +6,7 @@ step to the host at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,24 +22,54 @@ _HEADER = 4
 SETTLED = 2
 
 
-# On the CPU the element-wise counts run in chunks through a reused scratch buffer: a fresh
-# activation-sized temporary costs more in page faults than the counting itself.
-CHUNK = 1 << 17
+# The element-wise counts (zeros, saturation) of a large activation are taken on a fixed sample of
+# COUNT_RUNS runs of COUNT_RUN contiguous elements, spread from the tensor's start to its end; an activation
+# of at most COUNT_SAMPLE elements is counted whole. The runs are a strided view (no copy, no index), and
+# the stride between them is coprime to 2, 3, 5 and 7: a row of W units (W a product of those, as layer
+# widths and feature maps are) then sees its run starts at every offset alike. A stride that shares a
+# factor with W sees the same few units over and over (evenly spaced runs of 128 on the MLP workload's
+# [256, 512] output never saw a quarter of its units). The unit maxima (dead units: zero for every input)
+# and the minimum (the kind of a functional activation) always take every element.
+# benchmarks/activation_sample.py measures the cost and how close the sampled fractions come.
+COUNT_RUNS = 4096
+COUNT_RUN = 8
+COUNT_SAMPLE = COUNT_RUNS * COUNT_RUN
 
 
 def cpu_scratch() -> torch.Tensor:
-    """Two float32 rows of CHUNK elements: the counts' work space, and a float32 copy of a half chunk."""
-    return torch.empty(2, CHUNK)
+    """Two float32 rows of COUNT_SAMPLE elements: the counts' work space, and a float32 copy of the sample."""
+    return torch.empty(2, COUNT_SAMPLE)
+
+
+def _coprime_stride(room: int) -> int:
+    """The largest stride in COUNT_RUN..room coprime to 210 (2 * 3 * 5 * 7), else ``room`` itself."""
+    for stride in range(room, COUNT_RUN - 1, -1):
+        if math.gcd(stride, 210) == 1:
+            return stride
+    return room
+
+
+def count_sample(x: torch.Tensor) -> torch.Tensor:
+    """The elements whose zeros and saturation are counted: all of ``x`` (flat, a view when contiguous),
+    or a [COUNT_RUNS, COUNT_RUN] strided view of them."""
+    flat = x.reshape(-1)
+    n = flat.numel()
+    if n <= COUNT_SAMPLE:
+        return flat
+    stride = _coprime_stride((n - COUNT_RUN) // (COUNT_RUNS - 1))  # >= COUNT_RUN: the runs do not overlap
+    return flat.as_strided((COUNT_RUNS, COUNT_RUN), (stride, 1), flat.storage_offset())
 
 
 def reduce_activation(
     x: torch.Tensor, unit_dim: int, kind: ActivationKind | None, margin: float, scratch: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reduce an activation tensor to (header[4], unit_max[units]) without leaving the device.
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Reduce an activation tensor to (header[4], unit_max[units], counted) without leaving the device.
 
     ``kind`` says what to count: a module's kind, or None for a functional activation whose kind is
-    inferred later from its range; then both saturation counts are taken. A count not taken is 0.
-    ``scratch`` (from ``cpu_scratch``) lets a contiguous CPU tensor be counted without temporaries.
+    inferred later from its range; then both saturation counts are taken. The minimum is taken for None
+    and "other" (what a settled functional activation counts as; its kind is still inferred), else 0.
+    A count not taken is 0. ``counted`` is how many elements the counts cover (``count_sample``).
+    ``scratch`` (from ``cpu_scratch``) lets a CPU sample be counted without temporaries.
     """
     x = x.detach()
     if not x.is_floating_point():
@@ -49,21 +80,15 @@ def reduce_activation(
         other = [d for d in range(x.ndim) if d != unit_dim]
         unit_max = x.amax(dim=other)  # [units]
     zero = torch.zeros((), device=x.device)
-    lo = x.amin().float() if kind != "relu" else zero
-    if scratch is not None and x.device.type == "cpu" and x.is_contiguous():
-        flat = x.reshape(-1)
-        rows = []
-        for start in range(0, flat.numel(), CHUNK):
-            chunk = flat[start : start + CHUNK]
-            if chunk.dtype != torch.float32:
-                chunk = scratch[1, : chunk.numel()].copy_(chunk)
-            rows.append(_counts(chunk, kind, margin, scratch[0, : chunk.numel()], zero))
+    lo = x.amin().float() if kind in (None, "other") else zero
+    sample = count_sample(x)
+    if scratch is not None and x.device.type == "cpu":
+        if sample.dtype != torch.float32:
+            sample = scratch[1, : sample.numel()].view(sample.shape).copy_(sample)
+        counts = _counts(sample, kind, margin, scratch[0, : sample.numel()].view(sample.shape), zero)
     else:
-        rows = [_counts(x.float(), kind, margin, None, zero)]
-    if len(rows) == 1:
-        return torch.stack(rows[0] + [lo]), unit_max.float()
-    counts = torch.stack([t for row in rows for t in row]).view(len(rows), 3).sum(0)
-    return torch.cat([counts, lo.reshape(1)]), unit_max.float()
+        counts = _counts(sample.float(), kind, margin, None, zero)
+    return torch.stack(counts + [lo]), unit_max.float(), sample.numel()
 
 
 def _counts(
@@ -94,7 +119,7 @@ class Site:
     unit_dim: int
     header: torch.Tensor | None = None
     unit_max: torch.Tensor | None = None
-    numel: int = 0
+    counted: int = 0  # elements the counts cover, over the passes of this step
     inferred: tuple[ActivationKind | None, int] = (
         None,
         0,
@@ -104,14 +129,14 @@ class Site:
     def add(self, x: torch.Tensor, margin: float, scratch: torch.Tensor | None = None) -> None:
         if self.header is None:
             self.counted_as = self._counting()
-        header, unit_max = reduce_activation(x, self.unit_dim, self.counted_as, margin, scratch)
+        header, unit_max, counted = reduce_activation(x, self.unit_dim, self.counted_as, margin, scratch)
         if self.header is None or self.unit_max is None or self.unit_max.shape != unit_max.shape:
-            self.header, self.unit_max, self.numel = header, unit_max, 0
+            self.header, self.unit_max, self.counted = header, unit_max, 0
         else:
             lo = torch.minimum(self.header[3], header[3])
             self.header = torch.cat([self.header[:3] + header[:3], lo.reshape(1)])
             self.unit_max = torch.maximum(self.unit_max, unit_max)
-        self.numel += x.numel()
+        self.counted += counted
 
     def _counting(self) -> ActivationKind | None:
         if self.kind is not None:
@@ -129,24 +154,24 @@ class Site:
         return [self.header, self.unit_max]
 
     def reset(self) -> None:
-        self.header, self.unit_max, self.numel = None, None, 0
+        self.header, self.unit_max, self.counted = None, None, 0
 
     def unpack(self, values: np.ndarray) -> ActivationStats:
         """Turn this site's slice of the host array into an ActivationStats record."""
         nonzero, sat_sig, sat_tanh, lo = (float(v) for v in values[:_HEADER])
         unit_max = values[_HEADER:]
-        numel = max(self.numel, 1)
+        n = max(self.counted, 1)
         kind = self.kind
         if kind is None:
             kind = infer_kind(lo, float(unit_max.max(initial=0.0)))
             last, steps = self.inferred
             self.inferred = (kind, steps + 1 if kind == last else 1)
-        counted = self.counted_as in (None, kind)
-        saturated = {"sigmoid": sat_sig, "tanh": sat_tanh}.get(kind) if counted else None
+        kind_counted = self.counted_as in (None, kind)
+        saturated = {"sigmoid": sat_sig, "tanh": sat_tanh}.get(kind) if kind_counted else None
         return ActivationStats(
             kind=kind,
-            zero_fraction=max(self.numel - nonzero, 0.0) / numel,
-            saturated_fraction=None if saturated is None else saturated / numel,
+            zero_fraction=max(self.counted - nonzero, 0.0) / n,
+            saturated_fraction=None if saturated is None else saturated / n,
             active=unit_max > 0,
         )
 
