@@ -1,7 +1,9 @@
 """gradmedic itself: ``gradmedic.watch`` at default settings, and with full statistics every step.
 
 The loss is handed over each step (``observe_loss``), as the README's loop does. Time spent inside
-gradmedic's hooks is counted by wrapping the monitor's fail-safe guard, through which every hook runs.
+gradmedic's hooks is counted by wrapping the monitor's fail-safe guard, through which every hook runs,
+and the step's end (``_counted_after_step``, which the optimizer's post-hook calls unguarded: it finishes
+a sampled step, its update norms and its one host transfer).
 """
 
 from __future__ import annotations
@@ -40,8 +42,16 @@ class Gradmedic(Tool):
         if original is None:
             self._inside = []
             return
-        self._restore = (monitor_module.Monitor, original)
+        self._restore = (monitor_module.Monitor, original, monitor_module.Monitor._counted_after_step)
         inside = self._inside
+        after = monitor_module.Monitor._counted_after_step
+
+        def timed_after(monitor: Any) -> None:
+            start = time.perf_counter()
+            try:
+                after(monitor)
+            finally:
+                inside[0] += time.perf_counter() - start
 
         def timed_guard(monitor: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
             guarded = original(monitor, fn)
@@ -56,6 +66,7 @@ class Gradmedic(Tool):
             return timed
 
         monitor_module.Monitor._guard = timed_guard
+        monitor_module.Monitor._counted_after_step = timed_after
 
     def step(self, w: Workload, step: int) -> None:
         w.optimizer.zero_grad(set_to_none=True)
@@ -68,8 +79,9 @@ class Gradmedic(Tool):
         if self.monitor is not None:
             self.monitor.close()
         if self._restore is not None:
-            cls, original = self._restore
+            cls, original, after = self._restore
             cls._guard = original
+            cls._counted_after_step = after
             self._restore = None
 
     def inside_seconds(self) -> float | None:
